@@ -1,0 +1,100 @@
+"""Input validation shared by the public functions of the lib.
+
+Every public function checks its arguments with these helpers, so that bad input fails early with a
+``ValueError`` that says what was expected (not a numpy broadcasting error three calls deeper).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float_array(x, name: str, ndim: int | None = None) -> np.ndarray:
+    """Return ``x`` as a float64 array; raise ``ValueError`` for non-numeric input or a wrong ``ndim``."""
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name} must be numeric (int or float), got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        kind = {0: "a scalar", 1: "a 1-D array (vector)", 2: "a 2-D array (matrix)"}.get(ndim, f"{ndim}-D")
+        raise ValueError(f"{name} must be {kind}, got an array of shape {arr.shape}")
+    return arr.astype(np.float64, copy=False)
+
+
+def as_vector(x, name: str, length: int | None = None) -> np.ndarray:
+    """A float vector of shape ``(length,)``."""
+    v = as_float_array(x, name, ndim=1)
+    if length is not None and v.shape[0] != length:
+        raise ValueError(f"{name} must have shape ({length},), got {v.shape}")
+    return v
+
+
+def as_matrix(x, name: str, cols: int | None = None) -> np.ndarray:
+    """A float matrix of shape ``(n, cols)`` with at least one row."""
+    m = as_float_array(x, name, ndim=2)
+    if m.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row, got shape {m.shape}")
+    if cols is not None and m.shape[1] != cols:
+        raise ValueError(f"{name} must have {cols} columns (one per feature), got shape {m.shape}")
+    return m
+
+
+def as_labels01(y, name: str, n: int) -> np.ndarray:
+    """Binary labels of shape ``(n,)`` with values in {0, 1}, returned as float64."""
+    v = as_float_array(y, name, ndim=1)
+    if v.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match the {n} rows of X, got {v.shape}")
+    if not np.all((v == 0) | (v == 1)):
+        raise ValueError(f"{name} must contain only the labels 0 and 1")
+    return v
+
+
+def as_scalar(x, name: str) -> float:
+    """A finite real number."""
+    arr = as_float_array(x, name)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar (a float), got an array of shape {arr.shape}")
+    value = float(arr)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def as_probability(p, name: str) -> float:
+    """A probability strictly between 0 and 1."""
+    value = as_scalar(p, name)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def as_covariance(S, name: str, d: int) -> np.ndarray:
+    """A symmetric positive-definite ``(d, d)`` matrix."""
+    S = as_float_array(S, name, ndim=2)
+    if S.shape != (d, d):
+        raise ValueError(f"{name} must have shape ({d}, {d}), got {S.shape}")
+    if not np.allclose(S, S.T, rtol=1e-10, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    try:
+        np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} must be positive definite (all eigenvalues > 0)") from None
+    return S
+
+
+def as_int(n, name: str, minimum: int = 1) -> int:
+    """An integer ``>= minimum`` (bools are refused)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {type(n).__name__}")
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    return int(n)
+
+
+def as_positive_float(x, name: str) -> float:
+    """A finite number > 0."""
+    value = as_scalar(x, name)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value

@@ -1,0 +1,126 @@
+"""The course prologue: seed, device and size — the only knobs a notebook has.
+
+Three environment variables, read when a function is called (never at import time):
+
+``DLCOURSE_FULL``
+    unset/``0`` (default): every notebook is sized to run in about a minute on a 2-core CPU — what students
+    on a laptop or Binder get, what CI runs and what the committed outputs show. ``1``: real data sizes,
+    epochs and models, meant for a GPU.
+``DLCOURSE_DEVICE``
+    ``cpu``, ``cuda`` or ``mps`` to override the automatic choice (cuda, then mps, then cpu).
+``DLCOURSE_DATA``
+    a folder holding data sets (see :mod:`dlcourse.data`).
+
+A lecture starts with ``cfg = runtime.setup(seed=0)``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def is_full() -> bool:
+    """True when ``DLCOURSE_FULL`` asks for the full-size (GPU) version of the notebooks."""
+    value = os.environ.get("DLCOURSE_FULL", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"DLCOURSE_FULL must be 0 or 1, got {os.environ['DLCOURSE_FULL']!r}")
+
+
+def pick(fast: T, full: T) -> T:
+    """The one size switch: ``fast`` by default, ``full`` when ``DLCOURSE_FULL=1``.
+
+    >>> n_epochs = pick(fast=3, full=30)
+    """
+    return full if is_full() else fast
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python's ``random``, numpy's global state and (if imported) torch; return a fresh numpy Generator.
+
+    torch is seeded only when it has been imported, so numpy-only notebooks stay fast to start;
+    import torch before calling this in a torch notebook (``setup`` does).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+    return np.random.default_rng(seed)
+
+
+def device_name() -> str:
+    """``"cuda"``, ``"mps"`` or ``"cpu"``: ``DLCOURSE_DEVICE`` if set, else the best one available."""
+    import torch
+
+    wanted = os.environ.get("DLCOURSE_DEVICE", "").strip().lower()
+    if wanted:
+        if wanted not in DEVICES:
+            raise ValueError(f"DLCOURSE_DEVICE must be one of {', '.join(DEVICES)}; got {wanted!r}")
+        if wanted == "cuda" and not torch.cuda.is_available():
+            raise ValueError("DLCOURSE_DEVICE=cuda, but torch sees no CUDA GPU on this machine")
+        if wanted == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("DLCOURSE_DEVICE=mps, but the Apple-silicon (MPS) backend is not available")
+        return wanted
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def device():
+    """The ``torch.device`` that models and tensors should live on."""
+    import torch
+
+    return torch.device(device_name())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``setup`` chose; notebooks read sizes through :func:`pick` and the device through ``device``."""
+
+    seed: int
+    full: bool
+    device: str
+    rng: np.random.Generator
+
+    def summary(self) -> str:
+        size = "full size" if self.full else "fast mode (DLCOURSE_FULL=1 for full size)"
+        return f"dlcourse | {size} | device: {self.device} | seed: {self.seed}"
+
+
+def setup(seed: int = 0) -> Settings:
+    """The first call of every lecture: import torch, seed everything, print what was chosen."""
+    import torch  # noqa: F401  (imported so that seed_everything seeds it)
+
+    rng = seed_everything(seed)
+    settings = Settings(seed=seed, full=is_full(), device=device_name(), rng=rng)
+    print(settings.summary())
+    return settings
+
+
+def data_dir() -> Path | None:
+    """The folder named by ``DLCOURSE_DATA``, or None when it is unset."""
+    value = os.environ.get("DLCOURSE_DATA", "").strip()
+    return Path(value).expanduser() if value else None

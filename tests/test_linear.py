@@ -1,0 +1,171 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+
+from dlcourse import data, linear
+from dlcourse.gradcheck import numerical_gradient, relative_error
+
+
+def random_spd(rng, d):
+    A = rng.normal(size=(d, d))
+    return A @ A.T + 0.3 * np.eye(d)
+
+
+def test_sigmoid_values_shapes_and_types():
+    assert linear.sigmoid(0) == 0.5 and isinstance(linear.sigmoid(0.0), float)
+    z = np.linspace(-30, 30, 60).reshape(3, 4, 5)
+    s = linear.sigmoid(z)
+    assert s.shape == z.shape
+    np.testing.assert_allclose(s, 1 / (1 + np.exp(-z)), rtol=1e-15)
+    np.testing.assert_allclose(linear.sigmoid(-z), 1 - s, atol=1e-15)
+    assert linear.sigmoid(np.zeros(0)).shape == (0,)
+
+
+def test_sigmoid_and_log_sigmoid_are_stable_at_the_extremes():
+    z = np.array([-1000.0, -40.0, 40.0, 1000.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = linear.sigmoid(z)
+        ls = linear.log_sigmoid(z)
+    assert not np.isnan(s).any() and s[0] == 0.0 and s[-1] == 1.0
+    np.testing.assert_allclose(ls, [-1000.0, -40.0, -np.exp(-40.0), 0.0], rtol=1e-12, atol=0)
+
+
+def test_sigmoid_rejects_non_numbers():
+    with pytest.raises(ValueError, match="z must be numeric"):
+        linear.sigmoid(np.array(["a"]))
+    with pytest.raises(ValueError, match="real"):
+        linear.sigmoid(1j)
+
+
+def test_gaussian_log_density_matches_scipy():
+    rng = np.random.default_rng(0)
+    for d in (1, 2, 5):
+        mu, S = rng.normal(size=d), random_spd(rng, d)
+        X = rng.normal(size=(20, d))
+        np.testing.assert_allclose(linear.gaussian_log_density(X, mu, S),
+                                   multivariate_normal(mu, S).logpdf(X).reshape(-1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("d", [1, 2, 4])
+def test_bayes_posterior_equals_sigmoid_of_the_closed_form(d):
+    rng = np.random.default_rng(d)
+    mu0, mu1, S, prior = rng.normal(size=d), rng.normal(size=d), random_spd(rng, d), 0.3
+    X = rng.normal(scale=2.0, size=(200, d))
+    p0, p1 = multivariate_normal(mu0, S).pdf(X), multivariate_normal(mu1, S).pdf(X)
+    bayes = prior * p1 / (prior * p1 + (1 - prior) * p0)  # Bayes' rule with scipy's densities
+    np.testing.assert_allclose(linear.gaussian_posterior(X, mu0, mu1, S, prior1=prior), bayes, rtol=1e-9, atol=1e-14)
+    w, b = linear.bayes_to_logistic(mu0, mu1, S, prior)
+    assert w.shape == (d,) and isinstance(b, float)
+    np.testing.assert_allclose(linear.sigmoid(X @ w + b), bayes, rtol=1e-9, atol=1e-14)
+
+
+def test_quadratic_log_odds_for_different_covariances():
+    rng = np.random.default_rng(3)
+    mu0, mu1, S0, S1, prior = rng.normal(size=2), rng.normal(size=2), random_spd(rng, 2), random_spd(rng, 2), 0.6
+    X = rng.normal(scale=2.0, size=(300, 2))
+    A, w, b = linear.bayes_to_quadratic(mu0, mu1, S0, S1, prior)
+    p0, p1 = multivariate_normal(mu0, S0).pdf(X), multivariate_normal(mu1, S1).pdf(X)
+    bayes = prior * p1 / (prior * p1 + (1 - prior) * p0)
+    logits = np.einsum("ni,ij,nj->n", X, A, X) + X @ w + b
+    np.testing.assert_allclose(linear.sigmoid(logits), bayes, rtol=1e-9, atol=1e-14)
+    # with equal covariances the quadratic part vanishes and (w, b) is the logistic solution
+    A_eq, w_eq, b_eq = linear.bayes_to_quadratic(mu0, mu1, S0, S0, prior)
+    w_lin, b_lin = linear.bayes_to_logistic(mu0, mu1, S0, prior)
+    np.testing.assert_allclose(A_eq, 0.0, atol=1e-12)
+    np.testing.assert_allclose(w_eq, w_lin, rtol=1e-10)
+    assert b_eq == pytest.approx(b_lin, rel=1e-10)
+
+
+@pytest.mark.parametrize("args, message", [
+    (([0.0, 0.0], [1.0], np.eye(2), 0.5), r"mu1 must have shape \(2,\)"),
+    (([0.0, 0.0], [1.0, 1.0], np.eye(3), 0.5), r"Sigma must have shape \(2, 2\)"),
+    (([0.0, 0.0], [1.0, 1.0], -np.eye(2), 0.5), "positive definite"),
+    (([0.0, 0.0], [1.0, 1.0], np.eye(2), 0.0), "prior1 must lie strictly between 0 and 1"),
+    (([0.0, 0.0], [1.0, 1.0], np.eye(2), 1.5), "prior1 must lie strictly between 0 and 1"),
+    (([[0.0, 0.0]], [1.0, 1.0], np.eye(2), 0.5), "mu0 must be a 1-D array"),
+    ((["x", "y"], [1.0, 1.0], np.eye(2), 0.5), "mu0 must be numeric"),
+])
+def test_bayes_to_logistic_rejects_bad_input(args, message):
+    with pytest.raises(ValueError, match=message):
+        linear.bayes_to_logistic(*args)
+
+
+def logistic_problem(seed, n=300, d=3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    w_true = rng.normal(size=d)
+    y = (rng.random(n) < linear.sigmoid(X @ w_true + 0.5)).astype(float)
+    return X, y, rng
+
+
+def test_nll_matches_sklearn_log_loss_and_is_stable():
+    X, y, rng = logistic_problem(0)
+    w, b = rng.normal(size=3), 0.2
+    assert linear.nll(w, b, X, y) == pytest.approx(log_loss(y, linear.predict_proba(w, b, X)), rel=1e-10)
+    # logits of ±1000: the naive formula gives inf, the stable one the exact value |a| for each wrong label
+    X_far = np.array([[1000.0], [-1000.0]])
+    assert linear.nll(np.array([1.0]), 0.0, X_far, np.array([0.0, 1.0])) == pytest.approx(1000.0)
+
+
+def test_nll_grad_against_finite_differences_and_torch():
+    X, y, rng = logistic_problem(1)
+    w, b = rng.normal(size=3), -0.3
+    dw, db = linear.nll_grad(w, b, X, y)
+    assert dw.shape == (3,) and isinstance(db, float)
+    assert relative_error(dw, numerical_gradient(lambda v: linear.nll(v, b, X, y), w)) < 1e-7
+    assert relative_error(db, numerical_gradient(lambda v: linear.nll(w, float(v), X, y), np.array(b))) < 1e-7
+    wt = torch.tensor(w, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(X) @ wt + bt, torch.tensor(y))
+    loss.backward()
+    np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-7)
+    assert db == pytest.approx(bt.grad.item(), rel=1e-7)
+
+
+def test_fit_logistic_reaches_sklearns_unpenalised_solution():
+    X, y = data.gaussian_classes(500, [0.0, 0.0], [1.5, 1.0], [[1.0, 0.3], [0.3, 0.8]], rng=0)
+    w, b = linear.fit_logistic(X, y, lr=1.0, n_iter=5000)
+    sk = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, y)
+    np.testing.assert_allclose(w, sk.coef_.ravel(), atol=1e-5)
+    assert b == pytest.approx(sk.intercept_[0], abs=1e-5)
+
+
+def test_fit_logistic_takes_exactly_n_iter_steps_from_zero():
+    X, y, _ = logistic_problem(2, n=40, d=2)
+    w0, b0 = linear.fit_logistic(X, y, lr=0.5, n_iter=0)
+    np.testing.assert_array_equal(w0, np.zeros(2))
+    assert b0 == 0.0
+    dw, db = linear.nll_grad(np.zeros(2), 0.0, X, y)
+    w1, b1 = linear.fit_logistic(X, y, lr=0.5, n_iter=1)
+    np.testing.assert_allclose(w1, -0.5 * dw)
+    assert b1 == pytest.approx(-0.5 * db)
+    steps = []
+    linear.fit_logistic(X, y, lr=0.5, n_iter=7, callback=lambda step, w, b: steps.append(step))
+    assert steps == list(range(1, 8))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda X, y: linear.nll(np.zeros(3), 0.0, X, y), r"w must have shape \(2,\)"),
+    (lambda X, y: linear.nll(np.zeros(2), np.zeros(2), X, y), "b must be a scalar"),
+    (lambda X, y: linear.nll(np.zeros(2), 0.0, X, y[:-1]), "to match the 5 rows of X"),
+    (lambda X, y: linear.nll(np.zeros(2), 0.0, X, 2 * y - 1), "only the labels 0 and 1"),
+    (lambda X, y: linear.nll_grad(np.zeros(2), 0.0, X[0], y), "X must be a 2-D array"),
+    (lambda X, y: linear.fit_logistic(X, y, lr=-1.0, n_iter=3), "lr must be > 0"),
+    (lambda X, y: linear.fit_logistic(X, y, lr=0.1, n_iter=2.5), "n_iter must be an integer"),
+    (lambda X, y: linear.quadratic_features(np.zeros((3, 3))), "X must have 2 columns"),
+])
+def test_bad_input_is_a_clear_value_error(call, message):
+    X, y = np.ones((5, 2)), np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=message):
+        call(X, y)
+
+
+def test_quadratic_features():
+    F = linear.quadratic_features(np.array([[2.0, 3.0]]))
+    np.testing.assert_array_equal(F, [[2.0, 3.0, 4.0, 9.0, 6.0]])

@@ -1,0 +1,79 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from dlcourse import runtime
+
+
+@pytest.mark.parametrize("value, expected", [(None, False), ("", False), ("0", False), ("1", True), ("true", True)])
+def test_is_full_reads_the_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("DLCOURSE_FULL", raising=False)
+    else:
+        monkeypatch.setenv("DLCOURSE_FULL", value)
+    assert runtime.is_full() is expected
+    assert runtime.pick(fast="small", full="big") == ("big" if expected else "small")
+
+
+def test_is_full_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_FULL", "maybe")
+    with pytest.raises(ValueError, match="DLCOURSE_FULL"):
+        runtime.is_full()
+
+
+def test_seed_everything_makes_every_generator_repeat():
+    def draw():
+        rng = runtime.seed_everything(7)
+        return random.random(), np.random.rand(), rng.normal(), torch.rand(1).item()
+
+    assert draw() == draw()
+    first = draw()
+    runtime.seed_everything(8)
+    assert np.random.rand() != first[1]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
+def test_seed_everything_rejects_bad_seeds(bad):
+    with pytest.raises(ValueError, match="seed"):
+        runtime.seed_everything(bad)
+
+
+def test_device_defaults_to_what_is_available(monkeypatch):
+    monkeypatch.delenv("DLCOURSE_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert runtime.device_name() == expected
+    assert runtime.device() == torch.device(expected)
+
+
+def test_device_override(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_DEVICE", "CPU")
+    assert runtime.device() == torch.device("cpu")
+    monkeypatch.setenv("DLCOURSE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="one of cpu, cuda, mps"):
+        runtime.device_name()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_a_missing_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        runtime.device_name()
+
+
+def test_setup_prints_one_summary_line(monkeypatch, capsys):
+    monkeypatch.delenv("DLCOURSE_FULL", raising=False)
+    monkeypatch.setenv("DLCOURSE_DEVICE", "cpu")
+    cfg = runtime.setup(seed=3)
+    out = capsys.readouterr().out.strip()
+    assert out == "dlcourse | fast mode (DLCOURSE_FULL=1 for full size) | device: cpu | seed: 3"
+    assert (cfg.seed, cfg.full, cfg.device) == (3, False, "cpu")
+    assert cfg.rng.integers(1000) == np.random.default_rng(3).integers(1000)
+
+
+def test_data_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("DLCOURSE_DATA", raising=False)
+    assert runtime.data_dir() is None
+    monkeypatch.setenv("DLCOURSE_DATA", str(tmp_path))
+    assert runtime.data_dir() == tmp_path
