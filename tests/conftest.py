@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_BUDGET_S = 60.0
 
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 

@@ -1,0 +1,16 @@
+"""dlcourse: the shared library of the deep-learning course.
+
+One concept per module; notebooks import what they need:
+
+* :mod:`dlcourse.runtime`   seed, device and size presets (the course prologue)
+* :mod:`dlcourse.data`      toy problems, digits, Fashion-MNIST (offline, seeded)
+* :mod:`dlcourse.linear`    Bayes' rule, the sigmoid, logistic regression (lecture 01, ps1)
+* :mod:`dlcourse.gradcheck` numerical gradients
+* :mod:`dlcourse.plots`     figures shared by lectures
+* :mod:`dlcourse.widgets`   ipywidgets sliders (thin layer over plain functions)
+* :mod:`dlcourse.grading`   checks that the assignments' test cells call
+
+Importing the package is cheap: torch and scikit-learn are imported only by the functions that need them.
+"""
+
+__version__ = "0.1.0"
