@@ -2,6 +2,7 @@
 
 import configparser
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,13 @@ def test_a_changed_key_number_fails_nbval(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 1 and "1 failed" in proc.stdout, proc.stdout[-2000:]
     assert "0.337" in proc.stdout and "0.336" in proc.stdout
+
+
+def test_a_notebook_over_its_time_budget_fails_the_run(tmp_path):
+    shutil.copy(ROOT / "solutions" / "ps1" / "ps1.ipynb", tmp_path / "ps1.ipynb")
+    cmd = [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
+           "--nbval-sanitize-with", str(SANITIZE), "-q", "-o", "addopts=", str(tmp_path / "ps1.ipynb")]
+    slow = subprocess.run(cmd + ["--notebook-budget", "0.5"], cwd=ROOT, capture_output=True, text=True)
+    assert slow.returncode == 1 and "OVER BUDGET" in slow.stdout, slow.stdout[-2000:]
+    ok = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0 and "OVER BUDGET" not in ok.stdout

@@ -39,7 +39,7 @@ def test_posterior_explorer_redraws_when_a_slider_moves(monkeypatch):
     drawn = []
     monkeypatch.setattr(widgets.plots, "gaussian_posterior_panel",
                         lambda ax, mu0, mu1, Sigma, prior1, lim: drawn.append((mu0.copy(), prior1)) or
-                        ax.contourf([[0, 1], [1, 0]]))
+                        ax.plot([0], [0], label="stand-in") and ax.contourf([[0, 1], [1, 0]]))
     box = widgets.posterior_explorer()
     sliders = {s.description: s for s in box.children[0].children}
     assert len(sliders) == 8 and all(isinstance(s, ipywidgets.FloatSlider) for s in sliders.values())

@@ -1,0 +1,52 @@
+"""Two guarantees for the whole test run (lib tests, nbval notebooks, grading tests).
+
+* The venv's bin/ is on PATH: nbgrader runs the `alembic` executable to create a gradebook.
+* Time budget: each notebook executed by nbval must finish within --notebook-budget seconds (default 60: the
+  course promises a lecture runs in about a minute on a 2-core CPU); the per-notebook times are printed at the
+  end of the run and an over-budget notebook fails the session.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+_notebook_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--notebook-budget", type=float, default=60.0,
+                     help="seconds each notebook may take under nbval (default 60)")
+
+
+def pytest_runtest_makereport(item, call):
+    # keyed on the item's file: nbval's node ids lose the path when a sanitize file is given
+    if item.path.suffix == ".ipynb":
+        try:
+            name = str(item.path.relative_to(item.config.rootpath))
+        except ValueError:
+            name = str(item.path)
+        _notebook_seconds[name] += call.duration
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not _notebook_seconds:
+        return
+    budget = config.getoption("notebook_budget")
+    terminalreporter.section("notebook execution times (nbval)")
+    for path, seconds in sorted(_notebook_seconds.items()):
+        flag = "  OVER BUDGET" if seconds > budget else ""
+        terminalreporter.write_line(f"{seconds:6.1f} s  {path}{flag}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    budget = session.config.getoption("notebook_budget")
+    over = {p: round(s, 1) for p, s in _notebook_seconds.items() if s > budget}
+    if over and session.exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nnotebooks over the {budget:g} s budget: {over}")
