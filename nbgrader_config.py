@@ -7,9 +7,10 @@ submissions, autograded copies, feedback, grades.csv and the gradebook.
 
 import os
 
-from dlcourse.grading.nbgrader_ext import RedactHiddenTests
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from dlcourse.grading.nbgrader_ext import RedactHiddenTests, ResilientExecute
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
+                                    IgnorePattern, LimitOutput, SaveAutoGrades)
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
@@ -39,6 +40,10 @@ c.GenerateAssignment.force = True
 c.Execute.timeout = 30
 c.Execute.raise_on_iopub_timeout = False
 c.Execute.shutdown_kernel = "immediate"
+# Student code that kills the kernel (os._exit, a crash, out of memory) costs the cells it killed, not the whole
+# submission: nbgrader's default pipeline with Execute replaced by ResilientExecute.
+c.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # A deleted test cell is put back from the gradebook and graded, instead of "needs manual grade" forever.
 c.OverwriteCells.add_missing_cells = True

@@ -1,7 +1,8 @@
 """Real grading, end to end: the instructor's nbgrader commands on a scratch copy of the course.
 
-Eight students submit ps1: the solution, the untouched release, one wrong gradient, a never-ending loop, a deleted
-test cell, correct answers that emit warnings, an answer that calls the reference solution, and a renamed function.
+Nine students submit ps1: the solution, the untouched release, one wrong gradient, a never-ending loop, a deleted
+test cell, correct answers that emit warnings, an answer that calls the reference solution, a renamed function, and
+a function that kills the kernel.
 Expected scores are derived from the points in the notebook's metadata, not hard-coded.
 """
 
@@ -38,6 +39,10 @@ BROKEN = {
     "cheat_sigmoid": '''import dlcourse.linear
 def sigmoid(z):
     return dlcourse.linear.sigmoid(z)
+''',
+    "crash_sigmoid": '''import os
+def sigmoid(z):
+    os._exit(1)   # kills the kernel
 ''',
     "renamed_nll": '''def negative_log_likelihood(w, b, X, y):
     a = X @ w + b
@@ -107,6 +112,7 @@ SCENARIOS = {
     "warns": ({}, set(), WARN_PREFIX, None),
     "cheater": ({"sigmoid": BROKEN["cheat_sigmoid"]}, set(), "", "test_sigmoid"),
     "renamed": ({"nll": BROKEN["renamed_nll"]}, set(), "", "test_nll"),
+    "crasher": ({"sigmoid": BROKEN["crash_sigmoid"]}, set(), "", "test_sigmoid"),
     "endless": ({"fit_logistic": BROKEN["fit_logistic"]}, set(), "", "test_fit_logistic"),
 }
 

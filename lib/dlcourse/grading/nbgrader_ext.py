@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import DeadKernelError
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.utils import is_grade
 from traitlets import Integer, Unicode
 
 REDACTED = "[line of a hidden test removed]"
@@ -55,3 +59,62 @@ class RedactHiddenTests(NbGraderPreprocessor):
                     if isinstance(out.data[mime], str) and (mime.startswith("text/") or mime.endswith("json")):
                         out.data[mime] = self._scrub(out.data[mime], hidden)
         return cell, resources
+
+
+class ResilientExecute(Execute):
+    """nbgrader's ``Execute``, except that a dying kernel does not drop the whole submission.
+
+    When student code kills the kernel (``os._exit``, a segfault, the memory limit), nbclient raises
+    ``DeadKernelError`` and nbgrader discards the submission: the gradebook then shows 0 as if it were a real
+    score. Here the cell that killed the kernel gets an error output (so a test cell scores 0), the kernel is
+    restarted, the earlier non-test code cells are replayed silently to rebuild the student's state, and grading
+    goes on. After ``max_restarts`` restarts, every remaining cell is marked as not run, so that no test cell is
+    left without output (nbgrader would give an empty test cell full points).
+    """
+
+    max_restarts = Integer(3, help="Kernel restarts allowed per notebook before giving up").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._restarts = 0
+        self._killers: set[int] = set()
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if self._restarts > self.max_restarts:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("NotRun", f"not run: the kernel died {self._restarts} times "
+                                                 f"while grading this notebook")]
+            return cell, self.resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._killers.add(index)
+            self._restarts += 1
+            cell.outputs.append(_error("KernelDied", "the kernel died while running this cell (os._exit, a crash or "
+                                                     "running out of memory); grading went on in a new kernel"))
+            self.log.warning("Kernel died in cell %d; restart %d of %d", index, self._restarts, self.max_restarts)
+            if self._restarts <= self.max_restarts:
+                self._restart_and_replay(index)
+            return cell, self.resources
+
+    def _restart_and_replay(self, index: int) -> None:
+        run_sync(self.km.restart_kernel)(now=True)
+        self.kc.stop_channels()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
+        for i, earlier in enumerate(self.nb.cells[:index]):
+            if earlier.cell_type != "code" or i in self._killers or is_grade(earlier):
+                continue
+            try:
+                self.execute_cell(copy.deepcopy(earlier), i, store_history=False)
+            except DeadKernelError:  # it did not kill the kernel the first time: give up on replaying
+                self._killers.add(i)
+                self._restarts += 1
+                return
+
+
+def _error(ename: str, evalue: str):
+    from nbformat.v4 import new_output
+
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
