@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from dlcourse import plots  # noqa: E402
 
@@ -32,4 +33,19 @@ def test_posterior_panel_draws_the_half_probability_contour_on_the_boundary():
     boundary = [s for s in segments if len(s) > 2 and np.allclose(s[:, 0], 0.0, atol=1e-6)]
     assert boundary, "no p = 0.5 contour along x1 = 0"
     assert ax.get_xlabel() == "$x_1$" and "prior" in ax.get_title()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda ax: plots.grid(lim=-1.0), "lim must be > 0"),
+    (lambda ax: plots.grid(n=1), "n must be >= 2"),
+    (lambda ax: plots.ellipse(ax, [0.0, 0.0, 0.0], np.eye(2)), r"mu must have shape \(2,\)"),
+    (lambda ax: plots.ellipse(ax, [0.0, 0.0], -np.eye(2)), "positive definite"),
+    (lambda ax: plots.line(ax, [0.0, 0.0], 1.0, (0, 1)), "w must not be zero"),
+    (lambda ax: plots.scatter_classes(ax, np.zeros((3, 3)), [0, 1, 0]), "X must have 2 columns"),
+])
+def test_bad_input_is_a_clear_value_error(call, message):
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=message):
+        call(ax)
     plt.close(fig)

@@ -16,7 +16,9 @@ CLASS_COLORS = ("tab:blue", "tab:orange")
 
 def grid(lim: float = 4.0, n: int = 121, center=(0.0, 0.0)):
     """A square grid around ``center``: returns ``xx, yy`` of shape (n, n) and the points, shape (n*n, 2)."""
-    cx, cy = center
+    lim = _checks.as_positive_float(lim, "lim")
+    n = _checks.as_int(n, "n", minimum=2)
+    cx, cy = _checks.as_vector(center, "center", 2)
     xs = np.linspace(cx - lim, cx + lim, n)
     ys = np.linspace(cy - lim, cy + lim, n)
     xx, yy = np.meshgrid(xs, ys)
@@ -62,15 +64,19 @@ def gaussian_posterior_panel(ax, mu0, mu1, Sigma0, Sigma1=None, prior1: float = 
 
 def ellipse(ax, mu, Sigma, n_std: float = 1.0, **style) -> None:
     """The ``n_std`` contour ellipse of N(mu, Sigma) in 2-D."""
+    mu = _checks.as_vector(mu, "mu", 2)
+    L = np.linalg.cholesky(_checks.as_covariance(Sigma, "Sigma", 2))
     t = np.linspace(0, 2 * np.pi, 100)
-    L = np.linalg.cholesky(np.asarray(Sigma, float))
-    pts = np.asarray(mu, float)[:, None] + n_std * L @ np.vstack([np.cos(t), np.sin(t)])
+    pts = mu[:, None] + _checks.as_positive_float(n_std, "n_std") * L @ np.vstack([np.cos(t), np.sin(t)])
     ax.plot(*pts, lw=1.2, **style)
 
 
 def line(ax, w, b, xlim, label: str | None = None, **style) -> None:
     """The line w[0] x1 + w[1] x2 + b = 0 across ``xlim`` (vertical if w[1] = 0)."""
-    w = np.asarray(w, float)
+    w = _checks.as_vector(w, "w", 2)
+    b = _checks.as_scalar(b, "b")
+    if not w.any():
+        raise ValueError("w must not be zero: w @ x + b = 0 is then not a line")
     if abs(w[1]) > 1e-12 * max(1.0, abs(w[0])):
         x1 = np.asarray(xlim, float)
         ax.plot(x1, -(w[0] * x1 + b) / w[1], label=label, **style)

@@ -233,7 +233,6 @@ def check_function(
     lend: dict[str, Callable] | None = None,
     forbid_warnings: bool = False,
     seconds: float = DEFAULT_TIME_LIMIT,
-    what: str = "checks",
 ) -> None:
     """Run ``student`` and ``reference`` on every case; raise :class:`CheckFailed` at the first difference.
 
@@ -241,6 +240,8 @@ def check_function(
     wrong. Prints one line on success and returns None (a test cell must not produce a value: nbgrader
     would read it as partial credit).
     """
+    if not cases:
+        raise ValueError("check_function needs at least one Case")
     lend = dict(lend or {})
     if not callable(student):
         raise CheckFailed(f"{name} should be a function, but it is {describe(student)}")
@@ -273,6 +274,6 @@ def check_function(
             listing = "\n".join(f"  - {p}" for p in problems)
             raise CheckFailed(f"{name} is not correct {where}\n{listing}")
         notes += [w for w in run.warnings + run.stderr.strip().splitlines() if w and w not in notes]
-    print(f"✓ {name}: all {len(cases)} {what} passed")
+    print(f"✓ {name}: all {len(cases)} checks passed")
     for note in notes[:3]:
         print(f"  note: {name} emitted '{note}' (not penalised, but worth a look)")
