@@ -19,6 +19,7 @@ help:
 	@echo "make notebooks  re-execute lecture and solution notebooks in place (fast mode, CPU)"
 	@echo "make release    regenerate course/assignments/ from solutions/ with nbgrader"
 	@echo "make lock       rewrite constraints.txt from the current .venv"
+	@echo "make clean      remove .venv and build files (never grading/)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -49,5 +50,6 @@ lock: $(STAMP)
 	} > constraints.txt
 	@echo "constraints.txt rewritten"
 
+# Only what `make` rebuilds: grading/ holds an instructor's submissions and gradebook and is never removed.
 clean:
-	rm -rf $(VENV) grading build lib/*.egg-info
+	rm -rf $(VENV) build lib/*.egg-info

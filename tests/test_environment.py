@@ -72,3 +72,9 @@ def test_readme_leads_with_the_two_commands_and_ci_runs_make_test():
 def test_runtime_folders_are_ignored_by_git(folder):
     proc = subprocess.run(["git", "check-ignore", "-q", f"{folder}/x"], cwd=ROOT)
     assert proc.returncode == 0, f"{folder}/ must be git-ignored"
+
+
+def test_make_clean_never_touches_grading_data():
+    dry = subprocess.run(["make", "-n", "clean"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "rm -rf" in dry and ".venv" in dry
+    assert "grading" not in dry.split("rm -rf", 1)[1]
