@@ -8,9 +8,9 @@ submissions, autograded copies, feedback, grades.csv and the gradebook.
 import os
 
 from dlcourse.grading.nbgrader_ext import RedactHiddenTests, ResilientExecute
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
@@ -41,9 +41,9 @@ c.Execute.timeout = 30
 c.Execute.raise_on_iopub_timeout = False
 c.Execute.shutdown_kernel = "immediate"
 # Student code that kills the kernel (os._exit, a crash, out of memory) costs the cells it killed, not the whole
-# submission: nbgrader's default pipeline with Execute replaced by ResilientExecute.
-c.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+# submission: nbgrader's own default pipeline, with Execute replaced by ResilientExecute.
+c.Autograde.autograde_preprocessors = [ResilientExecute if pp is Execute else pp
+                                       for pp in Autograde.class_traits()["autograde_preprocessors"].default()]
 
 # A deleted test cell is put back from the gradebook and graded, instead of "needs manual grade" forever.
 c.OverwriteCells.add_missing_cells = True

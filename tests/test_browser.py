@@ -42,26 +42,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def solved_ps1(release: Path, solutions: Path) -> nbformat.NotebookNode:
-    """The released ps1 with the answer cells filled in from the solutions (solution markers removed)."""
-    sol = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(solutions, as_version=4).cells
-           if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.read(release, as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in sol:
-            cell.source = "\n".join(l for l in sol[gid].splitlines() if "SOLUTION" not in l)
-    return nb
-
-
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, submissions):
     """JupyterLab on a copy of course/ (cwd holds nbgrader_config.py, as with `make lab`); yields (url, token)."""
     work = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "course", work / "course")
     shutil.copy(ROOT / "nbgrader_config.py", work)
     shutil.copytree(ROOT / "solutions", work / "solutions")
-    solved = solved_ps1(ROOT / "course" / "assignments" / "ps1" / "ps1.ipynb", ROOT / "solutions" / "ps1" / "ps1.ipynb")
+    solved = submissions.fill_answers(nbformat.read(ROOT / "course" / "assignments" / "ps1" / "ps1.ipynb", as_version=4),
+                                      nbformat.read(ROOT / "solutions" / "ps1" / "ps1.ipynb", as_version=4))
     nbformat.write(solved, work / "course" / "assignments" / "ps1" / "ps1_solved.ipynb")
     settings = work / "settings"
     for extension, name, values in [

@@ -8,7 +8,6 @@ Expected scores are derived from the points in the notebook's metadata, not hard
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -58,10 +57,6 @@ def nbgrader(course: Path, *args: str, timeout: int = 300) -> subprocess.Complet
     return proc
 
 
-def strip_solution_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if not re.search(r"(BEGIN|END) SOLUTION", line))
-
-
 def hidden_test_lines() -> list[str]:
     nb = nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     lines = []
@@ -76,26 +71,6 @@ def hidden_test_lines() -> list[str]:
                 lines.append(line.strip())
     assert lines, "the solution notebook has no hidden tests?"
     return lines
-
-
-def build_submission(release: nbformat.NotebookNode, solutions: nbformat.NotebookNode, replace: dict[str, str],
-                     delete: set[str] = frozenset(), prefix: str = "") -> nbformat.NotebookNode:
-    """The release with every answer filled in from the solutions, except ``replace``d and ``delete``d cells."""
-    answers = {c.metadata["nbgrader"]["grade_id"]: strip_solution_markers(c.source)
-               for c in solutions.cells if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.from_dict(release)
-    cells = []
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in delete:
-            continue
-        if grade_id in answers:
-            cell.source = replace.get(grade_id, answers[grade_id])
-            if cell.cell_type == "code" and prefix:
-                cell.source = prefix + cell.source
-        cells.append(cell)
-    nb.cells = cells
-    return nb
 
 
 def points_by_test(nb: nbformat.NotebookNode) -> dict[str, float]:
@@ -118,7 +93,7 @@ SCENARIOS = {
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, submissions):
     """Run the whole instructor workflow once; return (course folder, test points, autograde time of 'endless')."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -128,20 +103,19 @@ def graded(tmp_path_factory):
     release = nbformat.read(course / "course" / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     solutions = nbformat.read(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     # warnings emitted while a check runs the student's functions, not only at definition time
+    answers = submissions.solution_answers(solutions)
     warn_answers = {
-        "nll": "import warnings\n" + strip_solution_markers(next(
-            c.source for c in solutions.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "nll"
-        )).replace("    ### BEGIN", "    ### BEGIN").replace('"""\n', '"""\n    warnings.warn("slow path", UserWarning)\n', 1),
-        "fit_logistic": strip_solution_markers(next(
-            c.source for c in solutions.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fit_logistic"
-        )).replace('"""\n', '"""\n    np.exp(np.array([1000.0]))  # overflow warning, result unused\n', 1),
+        "nll": "import warnings\n" + answers["nll"].replace(
+            '"""\n', '"""\n    warnings.warn("slow path", UserWarning)\n', 1),
+        "fit_logistic": answers["fit_logistic"].replace(
+            '"""\n', '"""\n    np.exp(np.array([1000.0]))  # overflow warning, result unused\n', 1),
     }
     for student, (replace, delete, prefix, _) in SCENARIOS.items():
         if replace is None:
             nb = release
         else:
             replace = dict(replace, **(warn_answers if student == "warns" else {}))
-            nb = build_submission(release, solutions, replace, delete, prefix)
+            nb = submissions.fill_answers(release, solutions, replace, delete, prefix)
         folder = course / "grading" / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")

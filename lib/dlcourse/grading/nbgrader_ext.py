@@ -8,6 +8,7 @@ import re
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbformat.v4 import new_output
 from nbgrader.utils import is_grade
 from traitlets import Integer, Unicode
 
@@ -115,6 +116,4 @@ class ResilientExecute(Execute):
 
 
 def _error(ename: str, evalue: str):
-    from nbformat.v4 import new_output
-
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
