@@ -169,3 +169,37 @@ def test_bad_input_is_a_clear_value_error(call, message):
 def test_quadratic_features():
     F = linear.quadratic_features(np.array([[2.0, 3.0]]))
     np.testing.assert_array_equal(F, [[2.0, 3.0, 4.0, 9.0, 6.0]])
+
+
+def test_minibatch_sgd_with_one_batch_is_gradient_descent():
+    X, y = data.gaussian_classes(40, [0.0, 0.0], [1.5, 1.0], np.eye(2), rng=5)
+    w_gd, b_gd = linear.fit_logistic(X, y, lr=0.5, n_iter=7)
+    w_sgd, b_sgd = linear.fit_logistic_sgd(X, y, lr=0.5, batch_size=40, epochs=7, seed=3)
+    np.testing.assert_allclose(w_sgd, w_gd, rtol=1e-12)
+    assert b_sgd == pytest.approx(b_gd, rel=1e-12)
+    seen = []
+    linear.fit_logistic_sgd(X, y, lr=0.1, batch_size=16, epochs=2, callback=lambda s, n, w, b: seen.append((s, n)))
+    assert seen[-1] == (6, 80) and seen[2] == (3, 40)  # batches of 16, 16, 8 per epoch
+
+
+def test_minibatch_sgd_matches_torch_sgd():
+    X, y = data.gaussian_classes(30, [0.0, 0.0], [1.0, 1.0], np.eye(2), rng=6)
+    w, b = linear.fit_logistic_sgd(X, y, lr=0.2, batch_size=7, epochs=3, seed=1)
+    wt = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([wt], lr=0.2)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        order = rng.permutation(30)
+        for s in range(0, 30, 7):
+            i = order[s:s + 7]
+            opt.zero_grad()
+            logits = torch.tensor(X[i]) @ wt[:2] + wt[2]
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(y[i], dtype=torch.float64)).backward()
+            opt.step()
+    np.testing.assert_allclose(np.r_[w, b], wt.detach().numpy(), rtol=1e-10)
+
+
+def test_quadratic_feature_map_is_the_polynomial_kernel():
+    rng = np.random.default_rng(7)
+    X, Z = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    np.testing.assert_allclose(linear.quadratic_feature_map(X) @ linear.quadratic_feature_map(Z).T, (X @ Z.T) ** 2)

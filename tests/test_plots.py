@@ -49,3 +49,17 @@ def test_bad_input_is_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call(ax)
     plt.close(fig)
+
+
+def test_confusion_and_image_row_draw_and_validate():
+    fig, ax = plt.subplots()
+    plots.confusion(ax, np.array([[3, 1], [0, 4]]), ["cat", "dog"])
+    assert [t.get_text() for t in ax.texts] == ["3", "1", "4"] and ax.get_xlabel() == "predicted class"
+    with pytest.raises(ValueError, match="square"):
+        plots.confusion(ax, np.zeros((2, 3)))
+    fig, axes = plt.subplots(1, 3)
+    plots.image_row(axes, np.zeros((2, 64)), titles=["a", "b"], shape=(8, 8))
+    assert axes[0].get_title() == "a" and not axes[2].images
+    with pytest.raises(ValueError, match="only 3 axes"):
+        plots.image_row(axes, np.zeros((4, 8, 8)))
+    plt.close("all")

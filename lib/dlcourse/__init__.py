@@ -5,6 +5,9 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.runtime`   seed, device and size presets (the course prologue)
 * :mod:`dlcourse.data`      toy problems, digits, Fashion-MNIST (offline, seeded)
 * :mod:`dlcourse.linear`    Bayes' rule, the sigmoid, logistic regression (lecture 01, ps1)
+* :mod:`dlcourse.perceptron` the perceptron rule, its convergence bound, losses of the margin (lecture 02, ps2)
+* :mod:`dlcourse.information` entropy, cross-entropy and KL divergence (lecture 03)
+* :mod:`dlcourse.softmax`   softmax regression on K classes (lecture 03, ps2)
 * :mod:`dlcourse.gradcheck` numerical gradients
 * :mod:`dlcourse.plots`     figures shared by lectures
 * :mod:`dlcourse.widgets`   ipywidgets sliders (thin layer over plain functions)

@@ -163,6 +163,42 @@ def fit_logistic(X, y, lr: float, n_iter: int, callback=None):
     return w, float(b)
 
 
+def fit_logistic_sgd(X, y, lr: float, batch_size: int, epochs: int, seed: int = 0, callback=None):
+    """Mini-batch stochastic gradient descent on the mean NLL, from w = 0, b = 0.
+
+    Each epoch visits the rows in a fresh random order (one ``np.random.default_rng(seed)`` for the run) in
+    batches of ``batch_size``; each batch takes one step with the gradient of its own mean NLL. ``batch_size=1``
+    is plain SGD, ``batch_size >= n`` is full-batch gradient descent (``epochs`` steps).
+    ``callback(step, n_seen, w, b)`` is called after every step, ``n_seen`` being the examples used so far.
+    Returns ``(w, b)``.
+    """
+    X = _checks.as_matrix(X, "X")
+    y = _checks.as_labels01(y, "y", X.shape[0])
+    lr = _checks.as_positive_float(lr, "lr")
+    batch_size = _checks.as_int(batch_size, "batch_size")
+    epochs = _checks.as_int(epochs, "epochs", minimum=0)
+    rng = np.random.default_rng(_checks.as_int(seed, "seed", minimum=0))
+    w, b, step, seen = np.zeros(X.shape[1]), 0.0, 0, 0
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch_size):
+            batch = order[start:start + batch_size]
+            dw, db = nll_grad(w, b, X[batch], y[batch])
+            w, b = w - lr * dw, b - lr * db
+            step, seen = step + 1, seen + len(batch)
+            if callback is not None:
+                callback(step, seen, w, b)
+    return w, float(b)
+
+
+def quadratic_feature_map(X) -> np.ndarray:
+    """The degree-2 map (x1, x2) -> (x1^2, x2^2, sqrt(2) x1 x2), shape (n, 3), whose inner products are the
+    polynomial kernel: phi(x) @ phi(z) = (x @ z)^2. A circle centred at 0 becomes a plane in this space."""
+    X = _checks.as_matrix(X, "X", 2)
+    x1, x2 = X[:, 0], X[:, 1]
+    return np.c_[x1**2, x2**2, np.sqrt(2.0) * x1 * x2]
+
+
 def quadratic_features(X) -> np.ndarray:
     """The fixed feature map (x1, x2) -> (x1, x2, x1^2, x2^2, x1 x2) for 2-D inputs; shape (n, 5)."""
     X = _checks.as_matrix(X, "X", 2)

@@ -82,3 +82,34 @@ def line(ax, w, b, xlim, label: str | None = None, **style) -> None:
         ax.plot(x1, -(w[0] * x1 + b) / w[1], label=label, **style)
     else:
         ax.axvline(-b / w[0], label=label, **style)
+
+
+def confusion(ax, C, class_names=None, title: str = "Confusion matrix") -> None:
+    """A confusion matrix ``C`` (K, K) (rows: true class, columns: predicted) with the counts written in."""
+    C = np.asarray(C)
+    if C.ndim != 2 or C.shape[0] != C.shape[1]:
+        raise ValueError(f"C must be a square (K, K) matrix of counts, got shape {C.shape}")
+    names = [str(k) for k in range(len(C))] if class_names is None else [str(c) for c in class_names]
+    ax.imshow(C, cmap="Blues")
+    for i, j in np.ndindex(C.shape):
+        if C[i, j]:
+            ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if C[i, j] > C.max() / 2 else "black")
+    ax.set(xticks=range(len(C)), yticks=range(len(C)), xticklabels=names, yticklabels=names,
+           xlabel="predicted class", ylabel="true class", title=title)
+
+
+def image_row(axes, images, titles=None, shape=None) -> None:
+    """Show ``images`` (n, h, w), or flat rows reshaped to ``shape``, one per axes, in grey, without ticks."""
+    images = np.asarray(images)
+    if shape is not None:
+        images = images.reshape(len(images), *shape)
+    axes = np.ravel(axes)
+    if len(images) > len(axes):
+        raise ValueError(f"{len(images)} images but only {len(axes)} axes")
+    for k, ax in enumerate(axes):
+        ax.axis("off")
+        if k < len(images):
+            ax.imshow(images[k], cmap="gray_r")
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=9)
