@@ -11,6 +11,7 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.gradcheck` numerical gradients
 * :mod:`dlcourse.plots`     figures shared by lectures
 * :mod:`dlcourse.widgets`   ipywidgets sliders (thin layer over plain functions)
+* :mod:`dlcourse.progress`  progress bar with live loss curves for long training loops
 * :mod:`dlcourse.grading`   checks that the assignments' test cells call
 
 Importing the package is cheap: torch and scikit-learn are imported only by the functions that need them.
