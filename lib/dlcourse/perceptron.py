@@ -160,7 +160,7 @@ def max_margin_separator(X, y) -> tuple[np.ndarray, float]:
     if feasible.status != 0:
         raise ValueError("the data are not linearly separable through the origin; "
                          "did you forget the constant-1 bias column?")
-    svc = SVC(kernel="linear", C=1e8, tol=1e-10)
+    svc = SVC(kernel="linear", C=1e8, tol=1e-6)
     svc.fit(np.r_[X, -X], np.r_[y, -y])
     w = svc.coef_.ravel()
     norm = np.linalg.norm(w)

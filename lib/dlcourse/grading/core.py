@@ -243,37 +243,82 @@ def check_function(
     if not cases:
         raise ValueError("check_function needs at least one Case")
     lend = dict(lend or {})
-    if not callable(student):
-        raise CheckFailed(f"{name} should be a function, but it is {describe(student)}")
-    if student in _timed_out:
-        raise CheckFailed(f"{name} is not checked again: it already ran past the {seconds:g} s time limit "
-                          f"in an earlier check. Fix the loop and re-run the cell that defines {name}.")
+    _check_callable(student, name, seconds)
     notes: list[str] = []
     for i, case in enumerate(cases, 1):
         expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
         run = _run_student(student, case, lend, seconds)
         where = f"on {case.label} (case {i} of {len(cases)}) with\n{_describe_args(reference, case)}"
-        if run.timed_out:
-            _switch_off(student, name, seconds)
-            raise CheckFailed(f"{name} did not finish within {seconds:g} s {where}\n"
-                              f"  Is there a loop that never ends (a `while` whose condition stays true)?")
-        if run.reference_calls:
-            called = ", ".join(sorted(set(run.reference_calls)))
-            raise CheckFailed(f"{name} calls {called}, the course library's reference solution. "
-                              f"Write {name} yourself: answers that call the solution get no points.")
-        if run.error is not None:
-            exc = run.error
-            raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}\n  {where}\n"
-                              f"  where it happened:\n{_student_traceback(exc, student)}")
-        if forbid_warnings and (run.warnings or run.stderr.strip()):
-            shown = run.warnings[0] if run.warnings else run.stderr.strip().splitlines()[0]
-            raise CheckFailed(f"{name} emitted a warning ({shown}) {where}\n"
-                              f"  A numerically stable {name} computes this without any warning.")
+        _raise_if_it_failed(run, student, name, where, seconds, forbid_warnings)
         problems = _compare_outputs(expected, run.result, outputs, rtol, atol)
         if problems:
             listing = "\n".join(f"  - {p}" for p in problems)
             raise CheckFailed(f"{name} is not correct {where}\n{listing}")
         notes += [w for w in run.warnings + run.stderr.strip().splitlines() if w and w not in notes]
-    print(f"✓ {name}: all {len(cases)} checks passed")
+    _passed(name, len(cases), notes)
+
+
+def check_behaviour(
+    student: Callable,
+    cases: Sequence[Case],
+    judge: Callable[[Case, object], str | None],
+    *,
+    name: str,
+    lend: dict[str, Callable] | None = None,
+    seconds: float = DEFAULT_TIME_LIMIT,
+) -> None:
+    """Like :func:`check_function`, for answers that are judged by a property rather than compared with the
+    reference (e.g. "makes at most R^2 / gamma^2 updates", "reaches 90 % test accuracy").
+
+    ``judge(case, result)`` returns None when the student's ``result`` is acceptable, otherwise one sentence
+    that says what is wrong. The same time limit, ban on calling the reference and warning capture apply.
+    """
+    if not cases:
+        raise ValueError("check_behaviour needs at least one Case")
+    lend = dict(lend or {})
+    _check_callable(student, name, seconds)
+    notes: list[str] = []
+    for i, case in enumerate(cases, 1):
+        run = _run_student(student, case, lend, seconds)
+        where = f"on {case.label} (case {i} of {len(cases)}) with\n{_describe_args(student, case)}"
+        _raise_if_it_failed(run, student, name, where, seconds, forbid_warnings=False)
+        problem = judge(case, run.result)
+        if problem:
+            raise CheckFailed(f"{name} is not correct {where}\n  - {problem}")
+        notes += [w for w in run.warnings + run.stderr.strip().splitlines() if w and w not in notes]
+    _passed(name, len(cases), notes)
+
+
+def _check_callable(student: Callable, name: str, seconds: float) -> None:
+    if not callable(student):
+        raise CheckFailed(f"{name} should be a function, but it is {describe(student)}")
+    if student in _timed_out:
+        raise CheckFailed(f"{name} is not checked again: it already ran past the {seconds:g} s time limit "
+                          f"in an earlier check. Fix the loop and re-run the cell that defines {name}.")
+
+
+def _raise_if_it_failed(run: _Run, student: Callable, name: str, where: str, seconds: float,
+                        forbid_warnings: bool) -> None:
+    """Raise CheckFailed for a run that timed out, called the reference, raised, or warned when forbidden."""
+    if run.timed_out:
+        _switch_off(student, name, seconds)
+        raise CheckFailed(f"{name} did not finish within {seconds:g} s {where}\n"
+                          f"  Is there a loop that never ends (a `while` whose condition stays true)?")
+    if run.reference_calls:
+        called = ", ".join(sorted(set(run.reference_calls)))
+        raise CheckFailed(f"{name} calls {called}, the course library's reference solution. "
+                          f"Write {name} yourself: answers that call the solution get no points.")
+    if run.error is not None:
+        exc = run.error
+        raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}\n  {where}\n"
+                          f"  where it happened:\n{_student_traceback(exc, student)}")
+    if forbid_warnings and (run.warnings or run.stderr.strip()):
+        shown = run.warnings[0] if run.warnings else run.stderr.strip().splitlines()[0]
+        raise CheckFailed(f"{name} emitted a warning ({shown}) {where}\n"
+                          f"  A numerically stable {name} computes this without any warning.")
+
+
+def _passed(name: str, n_cases: int, notes: list[str]) -> None:
+    print(f"✓ {name}: all {n_cases} checks passed")
     for note in notes[:3]:
         print(f"  note: {name} emitted '{note}' (not penalised, but worth a look)")
