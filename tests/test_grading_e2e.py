@@ -1,8 +1,10 @@
 """Real grading, end to end: the instructor's nbgrader commands on a scratch copy of the course.
 
-Nine students submit ps1: the solution, the untouched release, one wrong gradient, a never-ending loop, a deleted
-test cell, correct answers that emit warnings, an answer that calls the reference solution, a renamed function, and
-a function that kills the kernel.
+Every assignment is generated, submitted by several students and autograded in one course with one gradebook.
+For ps1: the solution, the untouched release, one wrong gradient, a never-ending loop, a deleted test cell, correct
+answers that emit warnings, an answer that calls the reference solution, a renamed function, and a function that
+kills the kernel. For the later assignments: the solution, the untouched release, and one typical mistake per
+student (each must lose exactly the points of the questions it breaks).
 Expected scores are derived from the points in the notebook's metadata, not hard-coded.
 """
 
@@ -18,7 +20,6 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = "ps1"
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 HELPER_LIMIT_S = 10  # dlcourse.grading.core.DEFAULT_TIME_LIMIT
 CELL_TIMEOUT_S = 30  # Execute.timeout in nbgrader_config.py
@@ -47,8 +48,53 @@ def sigmoid(z):
     a = X @ w + b
     return float(np.mean(np.logaddexp(0, a) - y * a))
 ''',
+    "hinge_grad_at_kink": '''def hinge_grad(w, X, y):
+    active = 1 - y * (X @ w) >= 0   # counts the kink as active
+    return -(X.T @ (y * active)) / len(y)
+''',
+    "naive_softmax": '''def softmax(Z):
+    E = np.exp(Z)   # overflows at 1000
+    return E / E.sum(axis=1, keepdims=True)
+''',
+    "perceptron_no_ties": '''def perceptron_fit(X, y, max_epochs):
+    w, n = np.zeros(X.shape[1]), 0
+    for _ in range(max_epochs):
+        m = 0
+        for x_i, y_i in zip(X, y):
+            if y_i * (w @ x_i) < 0 or not w.any():   # a tie is not counted as a mistake
+                w, m = w + y_i * x_i, m + 1
+        n += m
+        if m == 0:
+            break
+    return w, n
+''',
+    "slow_settings": "LR, BATCH_SIZE, EPOCHS = 0.001, 32, 1\n",
 }
 WARN_PREFIX = "import warnings\nwarnings.warn('answer cell warns at definition time')\n"
+
+# assignment -> student -> (replaced answers, deleted cells, prefix, the test cells that must score 0)
+SCENARIOS = {
+    "ps1": {
+        "solution": ({}, set(), "", set()),
+        "untouched": (None, set(), "", "ALL"),
+        "wrong_grad": ({"nll_grad": BROKEN["nll_grad"]}, set(), "", {"test_nll_grad"}),
+        "deleted_test": ({}, {"test_sigmoid"}, "", set()),
+        "warns": ({}, set(), WARN_PREFIX, set()),
+        "cheater": ({"sigmoid": BROKEN["cheat_sigmoid"]}, set(), "", {"test_sigmoid"}),
+        "renamed": ({"nll": BROKEN["renamed_nll"]}, set(), "", {"test_nll"}),
+        "crasher": ({"sigmoid": BROKEN["crash_sigmoid"]}, set(), "", {"test_sigmoid"}),
+        "endless": ({"fit_logistic": BROKEN["fit_logistic"]}, set(), "", {"test_fit_logistic"}),
+    },
+    "ps2": {
+        "solution": ({}, set(), "", set()),
+        "untouched": (None, set(), "", "ALL"),
+        "kink": ({"hinge_grad": BROKEN["hinge_grad_at_kink"]}, set(), "", {"test_hinge_grad"}),
+        "overflow": ({"softmax": BROKEN["naive_softmax"]}, set(), "", {"test_softmax"}),
+        "no_ties": ({"perceptron_fit": BROKEN["perceptron_no_ties"]}, set(), "", {"test_perceptron_fit"}),
+        "slow": ({"digits_settings": BROKEN["slow_settings"]}, set(), "", {"test_digits_accuracy"}),
+    },
+}
+ENDLESS = {"ps1": "endless"}  # graded on its own, to time it
 
 
 def nbgrader(course: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -57,8 +103,8 @@ def nbgrader(course: Path, *args: str, timeout: int = 300) -> subprocess.Complet
     return proc
 
 
-def hidden_test_lines() -> list[str]:
-    nb = nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+def hidden_test_lines(assignment: str) -> list[str]:
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     lines = []
     for cell in nb.cells:
         inside = False
@@ -78,108 +124,134 @@ def points_by_test(nb: nbformat.NotebookNode) -> dict[str, float]:
             for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
 
 
-# student -> (replace, delete, prefix, the test cell that must score 0)
-SCENARIOS = {
-    "solution": ({}, set(), "", None),
-    "untouched": (None, set(), "", "ALL"),
-    "wrong_grad": ({"nll_grad": BROKEN["nll_grad"]}, set(), "", "test_nll_grad"),
-    "deleted_test": ({}, {"test_sigmoid"}, "", None),
-    "warns": ({}, set(), WARN_PREFIX, None),
-    "cheater": ({"sigmoid": BROKEN["cheat_sigmoid"]}, set(), "", "test_sigmoid"),
-    "renamed": ({"nll": BROKEN["renamed_nll"]}, set(), "", "test_nll"),
-    "crasher": ({"sigmoid": BROKEN["crash_sigmoid"]}, set(), "", "test_sigmoid"),
-    "endless": ({"fit_logistic": BROKEN["fit_logistic"]}, set(), "", "test_fit_logistic"),
-}
+def written_answers(nb: nbformat.NotebookNode) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, submissions):
-    """Run the whole instructor workflow once; return (course folder, test points, autograde time of 'endless')."""
-    course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions", course / "solutions")
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
-
-    release = nbformat.read(course / "course" / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    solutions = nbformat.read(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    # warnings emitted while a check runs the student's functions, not only at definition time
-    answers = submissions.solution_answers(solutions)
-    warn_answers = {
+def warning_answers(assignment: str, answers: dict[str, str]) -> dict[str, str]:
+    """Correct answers that also warn while a check runs them (not only at definition time)."""
+    if assignment != "ps1":
+        return {}
+    return {
         "nll": "import warnings\n" + answers["nll"].replace(
             '"""\n', '"""\n    warnings.warn("slow path", UserWarning)\n', 1),
         "fit_logistic": answers["fit_logistic"].replace(
             '"""\n', '"""\n    np.exp(np.array([1000.0]))  # overflow warning, result unused\n', 1),
     }
-    for student, (replace, delete, prefix, _) in SCENARIOS.items():
-        if replace is None:
-            nb = release
-        else:
-            replace = dict(replace, **(warn_answers if student == "warns" else {}))
-            nb = submissions.fill_answers(release, solutions, replace, delete, prefix)
-        folder = course / "grading" / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
 
-    nbgrader(course, "autograde", ASSIGNMENT, "--CourseDirectory.student_id_exclude=endless")
-    start = time.perf_counter()
-    nbgrader(course, "autograde", ASSIGNMENT, "--student", "endless")
-    endless_seconds = time.perf_counter() - start
-    nbgrader(course, "generate_feedback", ASSIGNMENT)
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, submissions):
+    """Run the whole instructor workflow once for every assignment, in one course with one gradebook.
+
+    Returns (course folder, {assignment: test points}, {assignment: written-answer ids},
+    {assignment: autograde seconds of the never-ending student}).
+    """
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    points, written, endless_seconds = {}, {}, {}
+    for assignment, scenarios in SCENARIOS.items():
+        nbgrader(course, "generate_assignment", assignment)
+        release = nbformat.read(course / "course" / "assignments" / assignment / f"{assignment}.ipynb", as_version=4)
+        solutions = nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+        warn = warning_answers(assignment, submissions.solution_answers(solutions))
+        for student, (replace, delete, prefix, _) in scenarios.items():
+            if replace is None:
+                nb = release
+            else:
+                replace = dict(replace, **(warn if student == "warns" else {}))
+                nb = submissions.fill_answers(release, solutions, replace, delete, prefix)
+            folder = course / "grading" / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / f"{assignment}.ipynb")
+        endless = ENDLESS.get(assignment)
+        nbgrader(course, "autograde", assignment, f"--CourseDirectory.student_id_exclude={endless or ''}")
+        if endless:
+            start = time.perf_counter()
+            nbgrader(course, "autograde", assignment, "--student", endless)
+            endless_seconds[assignment] = time.perf_counter() - start
+        nbgrader(course, "generate_feedback", assignment)
+        points[assignment], written[assignment] = points_by_test(release), written_answers(release)
     nbgrader(course, "export")
-    return course, points_by_test(release), endless_seconds
+    return course, points, written, endless_seconds
 
 
-def scores(course: Path, student: str) -> dict[str, tuple[float | None, bool]]:
+def scores(course: Path, assignment: str, student: str) -> dict[str, tuple[float | None, bool]]:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'grading' / 'gradebook.db'}") as gb:
-        nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        nb = gb.find_submission_notebook(assignment, assignment, student)
         return {g.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades}
 
 
-@pytest.mark.parametrize("student", list(SCENARIOS))
-def test_each_scenario_loses_exactly_its_points(graded, student):
-    course, points, _ = graded
-    zero = SCENARIOS[student][3]
-    got = scores(course, student)
+def feedback(course: Path, assignment: str, student: str) -> str:
+    return (course / "grading" / "feedback" / student / assignment / f"{assignment}.html").read_text()
+
+
+@pytest.mark.parametrize("assignment, student", [(a, s) for a, scenarios in SCENARIOS.items() for s in scenarios])
+def test_each_scenario_loses_exactly_its_points(graded, assignment, student):
+    course, points, written, _ = graded
+    zero = SCENARIOS[assignment][student][3]
+    points = points[assignment]
+    assert zero == "ALL" or zero <= set(points), f"unknown test cells {zero}"
+    got = scores(course, assignment, student)
     for test_id, full in points.items():
-        expected = 0.0 if zero in ("ALL", test_id) else full
+        expected = 0.0 if zero == "ALL" or test_id in zero else full
         score, needs_manual = got[test_id]
         assert (score, needs_manual) == (expected, False), f"{student}: {test_id} scored {score}, expected {expected}"
     auto = sum(got[t][0] for t in points)
-    lost = sum(points.values()) if zero == "ALL" else points.get(zero, 0.0)
+    lost = sum(points.values()) if zero == "ALL" else sum(points[t] for t in zero)
     assert auto == sum(points.values()) - lost
-    # the written answer waits for the instructor (the untouched one is 0: nothing was written)
-    assert got["nll_is_cross_entropy"] == ((0.0, False) if student == "untouched" else (None, True))
+    # the written answers wait for the instructor (the untouched ones are 0: nothing was written)
+    assert written[assignment]
+    for answer in written[assignment]:
+        assert got[answer] == ((0.0, False) if student == "untouched" else (None, True))
 
 
 def test_an_endless_loop_costs_one_helper_time_limit(graded):
-    _, _, seconds = graded
-    assert seconds < CELL_TIMEOUT_S, f"grading a never-ending loop took {seconds:.1f} s"
-    assert seconds > HELPER_LIMIT_S  # the limit really was hit (not an instant error)
+    _, _, _, seconds = graded
+    assert seconds, "no never-ending student was graded"
+    for assignment, s in seconds.items():
+        assert s < CELL_TIMEOUT_S, f"grading a never-ending loop in {assignment} took {s:.1f} s"
+        assert s > HELPER_LIMIT_S  # the limit really was hit (not an instant error)
 
 
-def test_feedback_never_shows_hidden_tests_but_explains_failures(graded):
-    course, _, _ = graded
-    hidden = hidden_test_lines()
-    for student in SCENARIOS:
-        html = (course / "grading" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+@pytest.mark.parametrize("assignment", list(SCENARIOS))
+def test_feedback_never_shows_hidden_tests(graded, assignment):
+    course = graded[0]
+    hidden = hidden_test_lines(assignment)
+    for student in SCENARIOS[assignment]:
+        html = feedback(course, assignment, student)
         assert "HIDDEN TESTS" not in html and "BEGIN SOLUTION" not in html
         for line in hidden:
             assert line not in html, f"{student}'s feedback shows a hidden test line: {line}"
-    wrong = (course / "grading" / "feedback" / "wrong_grad" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "dw is wrong" in wrong and "db is right" in wrong
-    renamed = (course / "grading" / "feedback" / "renamed" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "name &#39;nll&#39; is not defined" in renamed or "name 'nll' is not defined" in renamed
-    cheater = (course / "grading" / "feedback" / "cheater" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "reference solution" in cheater
+
+
+@pytest.mark.parametrize("assignment, student, explanations", [
+    ("ps1", "wrong_grad", ["dw is wrong", "db is right"]),
+    ("ps1", "renamed", ["name &#39;nll&#39; is not defined|name 'nll' is not defined"]),
+    ("ps1", "cheater", ["reference solution"]),
+    ("ps2", "kink", ["hinge_grad is not correct", "at the kink"]),
+    ("ps2", "overflow", ["softmax emitted a warning", "overflow"]),
+    ("ps2", "no_ties", ["perceptron_fit is not correct", "a tie"]),
+    ("ps2", "slow", ["test accuracy", "is below 0.90 with lr = 0.001"]),
+])
+def test_feedback_explains_failures(graded, assignment, student, explanations):
+    html = feedback(graded[0], assignment, student)
+    for explanation in explanations:
+        assert any(option in html for option in explanation.split("|")), f"{student}: no '{explanation}' in feedback"
 
 
 def test_runtime_data_stays_in_the_grading_folder(graded):
-    course, points, _ = graded
+    course, points, _, _ = graded
     assert sorted(p.name for p in course.iterdir()) == ["course", "grading", "nbgrader_config.py", "solutions"]
     assert (course / "grading" / "gradebook.db").is_file()
     csv = (course / "grading" / "grades.csv").read_text().splitlines()
-    assert csv[0].startswith("assignment,") and len(csv) == 1 + len(SCENARIOS)
-    solution_row = next(r for r in csv if ",solution," in r)
-    assert f",{sum(points.values()):.1f}," in solution_row
+    assert csv[0].startswith("assignment,")
+    students = set().union(*SCENARIOS.values())  # one row per student and assignment, submitted or not
+    assert len(csv) == 1 + len(SCENARIOS) * len(students)
+    for assignment in SCENARIOS:
+        solution_row = next(r for r in csv if r.startswith(f"{assignment},") and ",solution," in r)
+        assert f",{sum(points[assignment].values()):.1f}," in solution_row
