@@ -8,7 +8,11 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.perceptron` the perceptron rule, its convergence bound, losses of the margin (lecture 02, ps2)
 * :mod:`dlcourse.information` entropy, cross-entropy and KL divergence (lecture 03)
 * :mod:`dlcourse.softmax`   softmax regression on K classes (lecture 03, ps2)
-* :mod:`dlcourse.gradcheck` numerical gradients
+* :mod:`dlcourse.gradcheck` numerical gradients and the generic gradient checker
+* :mod:`dlcourse.autodiff`  forward mode (dual numbers) and reverse mode (``Value``) automatic differentiation
+* :mod:`dlcourse.layers`    numpy layers as forward/backward pairs, ``Sequential`` (lectures 04-06, ps3)
+* :mod:`dlcourse.optim`     SGD, momentum, Adagrad, Adam, learning-rate schedules (lecture 06)
+* :mod:`dlcourse.mlp`       the one-hidden-layer MLP of ps3, in numpy and in torch
 * :mod:`dlcourse.plots`     figures shared by lectures
 * :mod:`dlcourse.widgets`   ipywidgets sliders (thin layer over plain functions)
 * :mod:`dlcourse.progress`  progress bar with live loss curves for long training loops
