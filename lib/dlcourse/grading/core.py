@@ -124,8 +124,10 @@ def compare_value(expected, got, name: str, rtol: float, atol: float) -> str | N
     err = np.abs(np.nan_to_num(arr - exp, nan=np.inf))
     where = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
     at = f" at index {tuple(int(i) for i in where)}" if err.ndim else ""
+    with np.errstate(invalid="ignore"):
+        rel = float(np.max(err / np.maximum(np.abs(arr) + np.abs(exp), 1e-12)))
     return (f"{name} is wrong: expected {describe(expected)}, got {describe(got)}; "
-            f"max abs error {float(err.max()):.3g}{at}")
+            f"max abs error {float(err.max()):.3g}{at}, largest relative error {rel:.2g}")
 
 
 def _kind(exp: np.ndarray) -> str:
@@ -137,6 +139,12 @@ def _compare_outputs(expected, got, names: Sequence[str] | None, rtol: float, at
     if names is None:
         problem = compare_value(expected, got, "the result", rtol, atol)
         return [problem] if problem else []
+    if isinstance(expected, dict):  # e.g. gradients {"W1": ..., "b1": ...}: compared key by key
+        if not isinstance(got, dict) or set(got) != set(expected):
+            keys = "a dict with the keys " + ", ".join(repr(k) for k in names)
+            found = f"keys {sorted(got)}" if isinstance(got, dict) else describe(got)
+            return [f"expected {keys}, got {found}"]
+        expected, got = tuple(expected[k] for k in names), tuple(got[k] for k in names)
     if not isinstance(got, (tuple, list)) or len(got) != len(names):
         want = ", ".join(names)
         return [f"expected a tuple ({want}) of {len(names)} values, got {describe(got)}"]
@@ -236,8 +244,8 @@ def check_function(
 ) -> None:
     """Run ``student`` and ``reference`` on every case; raise :class:`CheckFailed` at the first difference.
 
-    ``outputs`` names the elements of a tuple result (e.g. ``("w", "b")``) so that feedback says which one is
-    wrong. Prints one line on success and returns None (a test cell must not produce a value: nbgrader
+    ``outputs`` names the elements of a tuple result (e.g. ``("w", "b")``), or the keys of a dict result, so
+    that feedback says which one is wrong. Prints one line on success and returns None (a test cell must not produce a value: nbgrader
     would read it as partial credit).
     """
     if not cases:
