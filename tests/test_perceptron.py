@@ -156,3 +156,9 @@ def test_separable_data_has_the_promised_margin():
     np.testing.assert_array_equal(X, data.separable(200, d=3, margin=0.1, rng=0)[0])
     with pytest.raises(ValueError, match="smaller margin"):
         data.separable(10, d=1, margin=5.0)
+
+
+def test_separable_data_always_has_both_labels():
+    for seed in range(100):
+        _, y, _ = data.separable(20, d=1, margin=0.05, rng=seed)
+        assert set(np.unique(y)) == {-1, 1}, seed

@@ -94,7 +94,8 @@ def separable(n: int, d: int = 2, margin: float = 0.1, rng=0):
     Points are uniform in the box [-1, 1]^d with a constant 1 appended as the last feature (the bias folded
     into w), labelled in {-1, +1} by a random hyperplane through the origin of that (d + 1)-dimensional space;
     points closer than ``margin`` to it are rejected and redrawn. Returns ``X`` (n, d + 1), ``y`` (n,) and the
-    unit normal ``w_true`` (d + 1,) of that hyperplane (a separator, not necessarily the max-margin one).
+    unit normal ``w_true`` (d + 1,) of that hyperplane (a separator, not necessarily the max-margin one). Both
+    labels occur (for n >= 2): a hyperplane with every point on one side is replaced by a new one.
     """
     n = _checks.as_int(n, "n")
     d = _checks.as_int(d, "d")
@@ -102,15 +103,20 @@ def separable(n: int, d: int = 2, margin: float = 0.1, rng=0):
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     rng = _rng(rng)
-    w_true = rng.standard_normal(d + 1)
-    w_true[-1] *= 0.3  # keep the boundary near the centre of the box
-    w_true /= np.linalg.norm(w_true)
-    X = np.empty((0, d + 1))
-    for _ in range(1000):
-        cand = np.c_[rng.uniform(-1.0, 1.0, size=(4 * n, d)), np.ones(4 * n)]
-        X = np.r_[X, cand[np.abs(cand @ w_true) >= margin]][:n]
-        if len(X) == n:
-            y = np.where(X @ w_true > 0, 1, -1).astype(np.int64)
+    for _ in range(100):  # a new hyperplane whenever all the points fall on one side of it
+        w_true = rng.standard_normal(d + 1)
+        w_true[-1] *= 0.3  # keep the boundary near the centre of the box
+        w_true /= np.linalg.norm(w_true)
+        X = np.empty((0, d + 1))
+        for _ in range(1000):
+            cand = np.c_[rng.uniform(-1.0, 1.0, size=(4 * n, d)), np.ones(4 * n)]
+            X = np.r_[X, cand[np.abs(cand @ w_true) >= margin]][:n]
+            if len(X) == n:
+                break
+        else:
+            break
+        y = np.where(X @ w_true > 0, 1, -1).astype(np.int64)
+        if n == 1 or len(np.unique(y)) == 2:
             return X, y, w_true
     raise ValueError(f"could not draw {n} points at distance >= {margin} from the boundary; use a smaller margin")
 

@@ -223,7 +223,7 @@ def hinge_grad(w, X, y) -> np.ndarray:
 # --- one rule, three models -----------------------------------------------------------------------------
 
 DELTA_RULES = {
-    "perceptron": np.sign,          # y~ = sign(w @ x): updates only on mistakes, by 2 lr y x
+    "perceptron": np.sign,          # y~ = sign(w @ x): updates only on mistakes, by 2 lr y x (lr y x at a tie)
     "adaline": lambda a: a,         # y~ = w @ x: LMS, stochastic gradient of (y - w @ x)^2 / 2
     "logistic": np.tanh,            # y~ = tanh(w @ x): stochastic gradient of log(1 + exp(-2 y w @ x))
 }
