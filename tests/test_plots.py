@@ -63,3 +63,63 @@ def test_confusion_and_image_row_draw_and_validate():
     with pytest.raises(ValueError, match="only 3 axes"):
         plots.image_row(axes, np.zeros((4, 8, 8)))
     plt.close("all")
+
+
+def test_loss_landscape_draws_the_path_and_the_minimum_and_validates():
+    ws, bs = np.linspace(-2.0, 2.0, 21), np.linspace(-1.0, 3.0, 11)
+    Z = (ws[None, :] - 0.5) ** 2 + (bs[:, None] - 1.0) ** 2
+    path = np.array([[-1.5, 2.5], [0.0, 1.5], [0.5, 1.0]])
+    fig, ax = plt.subplots()
+    filled = plots.loss_landscape(ax, ws, bs, Z, path=path, minimum=(0.5, 1.0), title="bowl")
+    assert filled.levels[0] == pytest.approx(Z.min()) and filled.levels[-1] == pytest.approx(Z.max())
+    lines = {line.get_label(): line for line in ax.lines}
+    np.testing.assert_allclose(np.c_[lines["gradient descent"].get_data()], path.T.reshape(2, -1).T)
+    np.testing.assert_allclose(lines["minimum"].get_xydata(), [[0.5, 1.0]])
+    assert ax.get_xlim() == (-2.0, 2.0) and ax.get_ylim() == (-1.0, 3.0)
+    assert ax.get_xlabel() == "$w$" and ax.get_title() == "bowl"
+    with pytest.raises(ValueError, match=r"losses must have shape \(len\(bs\), len\(ws\)\) = \(11, 21\)"):
+        plots.loss_landscape(ax, ws, bs, Z.T)
+    with pytest.raises(ValueError, match="path must have 2 columns"):
+        plots.loss_landscape(ax, ws, bs, Z, path=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        plots.loss_landscape(ax, ws, bs, np.where(Z > 3, np.inf, Z))
+    plt.close(fig)
+
+
+def test_perceptron_state_draws_both_boundaries_the_mistake_and_the_sides():
+    X = np.array([[0.5, 0.5], [-0.5, 0.2], [0.1, -0.8]])
+    y = np.array([1, -1, -1])
+    w, w_prev = np.array([1.0, -1.0, 0.2]), np.array([0.0, 1.0, -0.1])
+    fig, ax = plt.subplots()
+    plots.perceptron_state(ax, X, y, w, w_prev=w_prev, highlight=1, title="update 1")
+    before, after = ax.lines  # the previous boundary is drawn first, dashed
+    np.testing.assert_allclose(np.c_[np.vstack(before.get_data()).T, np.ones(2)] @ w_prev, 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.c_[np.vstack(after.get_data()).T, np.ones(2)] @ w, 0.0, atol=1e-12)
+    assert before.get_linestyle() == "--" and after.get_linestyle() == "-"
+    circled = [c for c in ax.collections if c.get_label() == "mistake"]
+    assert len(circled) == 1 and np.allclose(circled[0].get_offsets(), [X[1]])
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"y = −1", "y = +1", "boundary", "before the update", "mistake"} <= set(labels)
+    assert ax.get_title() == "update 1" and ax.get_xlabel() == "$x_1$" and ax.get_xlim() == (-1.15, 1.15)
+    plt.close(fig)
+
+
+def test_perceptron_state_with_zero_weights_draws_no_boundary():
+    fig, ax = plt.subplots()
+    plots.perceptron_state(ax, np.zeros((2, 2)), [1, -1], np.zeros(3))
+    assert not ax.lines and "boundary" not in ax.get_legend_handles_labels()[1]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(y=[1, 0]), r"-1 and \+1"),
+    (dict(w=[1.0, 1.0]), r"w must have shape \(3,\)"),
+    (dict(highlight=2), "highlight must be the index of a row"),
+    (dict(w_prev=[1.0, 0.0]), r"w_prev must have shape \(3,\)"),
+])
+def test_perceptron_state_rejects_bad_input(kwargs, message):
+    args = dict(X=np.zeros((2, 2)), y=[1, -1], w=[1.0, 0.0, 0.0]) | kwargs
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=message):
+        plots.perceptron_state(ax, **args)
+    plt.close(fig)

@@ -113,3 +113,82 @@ def image_row(axes, images, titles=None, shape=None) -> None:
             ax.imshow(images[k], cmap="gray_r")
             if titles is not None:
                 ax.set_title(titles[k], fontsize=9)
+
+
+# --- lecture 03: loss landscapes of two parameters ----------------------------------------------------------
+
+
+def loss_landscape(ax, ws, bs, losses, path=None, minimum=None, path_label: str = "gradient descent",
+                   xlabel: str = "$w$", ylabel: str = "$b$", title: str | None = None):
+    """Contours of a loss over a grid of two parameters, with an optimiser's path and the minimum if given.
+
+    ``ws`` (m,) and ``bs`` (k,) are the grid's coordinates and ``losses`` (k, m) the loss there (the layout of
+    ``np.meshgrid(ws, bs)``); ``path`` (t, 2) lists the parameter pairs visited, ``minimum`` is a pair. The
+    contour levels are spaced quadratically above the lowest value, so the valley floor is resolved even when
+    the corners are steep. The axes keep the grid's limits: a path that leaves the grid is clipped.
+    Returns the filled contour set (for a colorbar).
+    """
+    ws = _checks.as_vector(ws, "ws")
+    bs = _checks.as_vector(bs, "bs")
+    Z = _checks.as_matrix(losses, "losses")
+    if Z.shape != (len(bs), len(ws)) or min(Z.shape) < 2:
+        raise ValueError(f"losses must have shape (len(bs), len(ws)) = ({len(bs)}, {len(ws)}), at least 2 x 2; "
+                         f"got {Z.shape}")
+    if not np.all(np.isfinite(Z)):
+        raise ValueError("losses must be finite")
+    lo, hi = float(Z.min()), float(Z.max())
+    levels = lo + max(hi - lo, 1e-12) * np.linspace(0.0, 1.0, 25) ** 2
+    filled = ax.contourf(ws, bs, Z, levels=levels, cmap="viridis")
+    ax.contour(ws, bs, Z, levels=levels, colors="white", linewidths=0.4, alpha=0.6)
+    if path is not None:
+        P = _checks.as_matrix(path, "path", 2)
+        ax.plot(P[:, 0], P[:, 1], ".-", color="tab:red", lw=1.2, ms=4, label=path_label)
+        ax.plot(P[0, 0], P[0, 1], "o", color="white", markeredgecolor="k", label="start")
+    if minimum is not None:
+        m = _checks.as_vector(minimum, "minimum", 2)
+        ax.plot(m[0], m[1], "*", color="gold", markeredgecolor="k", ms=14, label="minimum")
+    ax.set(xlim=(ws.min(), ws.max()), ylim=(bs.min(), bs.max()), xlabel=xlabel, ylabel=ylabel,
+           title=title or "loss landscape")
+    return filled
+
+
+# --- the perceptron in the plane (lecture 02) ------------------------------------------------------------
+
+
+def perceptron_state(ax, X, y, w, w_prev=None, highlight: int | None = None, lim: float = 1.15,
+                     title: str | None = None) -> None:
+    """One state of a linear classifier sign(w1 x1 + w2 x2 + b) in the plane, for the perceptron's updates.
+
+    ``X`` (n, 2) points in the plane, ``y`` (n,) labels in {-1, +1}, ``w`` (3,) = (w1, w2, b): the bias is the
+    last weight, as when X carries a constant-1 feature (scaling a row of that feature matrix by a positive
+    number, e.g. to unit norm, changes neither its label nor this picture). The half-plane that w predicts +1
+    is shaded orange, the one it predicts -1 blue; the boundary is solid, ``w_prev`` (3,) (the weights before
+    an update) dashed, and the point ``X[highlight]`` (the mistake that caused the update) circled in red.
+    The view is the square [-lim, lim]^2. A zero ``w`` predicts nothing (every point is a mistake) and
+    draws no boundary.
+    """
+    X = _checks.as_matrix(X, "X", 2)
+    y = _checks.as_vector(y, "y", len(X))
+    if not np.all((y == -1) | (y == 1)):
+        raise ValueError("y must contain only the labels -1 and +1 (convert 0/1 labels with 2 * y - 1)")
+    w = _checks.as_vector(w, "w", 3)
+    lim = _checks.as_positive_float(lim, "lim")
+    if highlight is not None:
+        highlight = _checks.as_int(highlight, "highlight", minimum=0)
+        if highlight >= len(X):
+            raise ValueError(f"highlight must be the index of a row of X (0 to {len(X) - 1}), got {highlight}")
+    xx, yy, pts = grid(lim, 161)
+    if w.any():
+        side = (pts @ w[:2] + w[2] > 0).reshape(xx.shape).astype(float)
+        ax.contourf(xx, yy, side, levels=[-0.5, 0.5, 1.5], colors=[CLASS_COLORS[0], CLASS_COLORS[1]], alpha=0.12)
+    scatter_classes(ax, X, (y > 0).astype(int), s=22, alpha=0.9, labels=("y = −1", "y = +1"))
+    if w_prev is not None:
+        w_prev = _checks.as_vector(w_prev, "w_prev", 3)
+        if w_prev[:2].any():
+            line(ax, w_prev[:2], w_prev[2], (-lim, lim), "before the update", color="gray", ls="--", lw=1.2)
+    if w[:2].any():
+        line(ax, w[:2], w[2], (-lim, lim), "boundary", color="k", lw=1.8)
+    if highlight is not None:
+        ax.scatter(*X[highlight], s=160, facecolors="none", edgecolors="red", linewidths=2, label="mistake")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), title=title or "perceptron")
+    ax.set_aspect("equal")
