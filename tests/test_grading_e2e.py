@@ -69,6 +69,17 @@ def sigmoid(z):
     return w, n
 ''',
     "slow_settings": "LR, BATCH_SIZE, EPOCHS = 0.001, 32, 1\n",
+    "linear_backward_db_mean": '''def linear_backward(dout, x, W):
+    return dout @ W.T, x.T @ dout, dout.mean(axis=0)   # db averaged instead of summed
+''',
+    "mlp_gradients_no_mask": '''def mlp_gradients(params, X, y):
+    a1 = linear_forward(X, params["W1"], params["b1"])
+    h = relu_forward(a1)
+    _, dlogits = softmax_cross_entropy(linear_forward(h, params["W2"], params["b2"]), y)
+    dh, dW2, db2 = linear_backward(dlogits, h, params["W2"])
+    _, dW1, db1 = linear_backward(dh, X, params["W1"])   # forgot relu_backward
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+''',
 }
 WARN_PREFIX = "import warnings\nwarnings.warn('answer cell warns at definition time')\n"
 
@@ -92,6 +103,12 @@ SCENARIOS = {
         "overflow": ({"softmax": BROKEN["naive_softmax"]}, set(), "", {"test_softmax"}),
         "no_ties": ({"perceptron_fit": BROKEN["perceptron_no_ties"]}, set(), "", {"test_perceptron_fit"}),
         "slow": ({"digits_settings": BROKEN["slow_settings"]}, set(), "", {"test_digits_accuracy"}),
+    },
+    "ps3": {
+        "solution": ({}, set(), "", set()),
+        "untouched": (None, set(), "", "ALL"),
+        "db_mean": ({"linear_backward": BROKEN["linear_backward_db_mean"]}, set(), "", {"test_linear_backward"}),
+        "no_mask": ({"mlp_gradients": BROKEN["mlp_gradients_no_mask"]}, set(), "", {"test_mlp_gradients"}),
     },
 }
 ENDLESS = {"ps1": "endless"}  # graded on its own, to time it
@@ -237,6 +254,8 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps2", "overflow", ["softmax emitted a warning", "overflow"]),
     ("ps2", "no_ties", ["perceptron_fit is not correct", "a tie"]),
     ("ps2", "slow", ["test accuracy", "is below 0.90 with lr = 0.001"]),
+    ("ps3", "db_mean", ["db is wrong", "dx and dW are right", "largest relative error"]),
+    ("ps3", "no_mask", ["W1 is wrong", "b1 is wrong", "W2 and b2 are right"]),
 ])
 def test_feedback_explains_failures(graded, assignment, student, explanations):
     html = feedback(graded[0], assignment, student)
