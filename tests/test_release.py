@@ -51,25 +51,42 @@ def test_committed_release_equals_a_fresh_generation(regenerated, name):
             assert (ROOT / "course" / "assignments" / name / rel).read_bytes() == (regenerated / name / rel).read_bytes()
 
 
-def protected_lines(name: str) -> set[str]:
-    """Lines inside solution and hidden-test regions that appear nowhere else in the source notebook."""
-    inside, outside = set(), set()
+def protected_regions(name: str) -> list[tuple[str, set[str]]]:
+    """(kind, lines) for every solution or hidden-test region of the source notebooks, keeping the lines that
+    appear nowhere outside such regions (so a line the release legitimately shows is never "secret")."""
+    regions, outside = [], set()
     for nb_path in (ROOT / "solutions" / name).glob("*.ipynb"):
         for cell in nbformat.read(nb_path, as_version=4).cells:
-            region = False
+            current = None
             for line in cell.source.splitlines():
                 text = line.strip()
                 if MARKERS.search(line):
-                    region = "BEGIN" in line
+                    current = set() if "BEGIN" in line else None
+                    if current is not None:
+                        regions.append(("hidden test" if "HIDDEN" in line else "solution", current))
                     continue
-                (inside if region else outside).add(text)
-    return {t for t in inside - outside if len(t) >= 8 and re.search(r"[A-Za-z]", t)}
+                (current if current is not None else outside).add(text)
+    distinctive = [(kind, {t for t in lines - outside if len(t) >= 8 and re.search(r"[A-Za-z]", t)})
+                   for kind, lines in regions]
+    return [(kind, lines) for kind, lines in distinctive if lines]
+
+
+def leaks(regions: list[tuple[str, set[str]]], text: str) -> list[str]:
+    """Regions whose content shows up in ``text``: any line of a hidden test; for a solution, all of its
+    distinctive lines when it has one or two, at least three otherwise. (A single idiomatic line such as
+    ``order = rng.permutation(len(y))`` may appear in a lecture; a solution's body may not.)"""
+    found = []
+    for kind, lines in regions:
+        present = sorted(line for line in lines if line in text)
+        if present and (kind == "hidden test" or len(present) >= min(len(lines), 3)):
+            found.append(f"{kind}: {present[:3]}")
+    return found
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_no_released_file_leaks_solutions_or_hidden_tests(name):
-    secret = protected_lines(name)
-    assert len(secret) > 10
+    regions = protected_regions(name)
+    assert sum(len(lines) for _, lines in regions) > 10
     for path in (ROOT / "course").rglob("*"):
         if not path.is_file():
             continue
@@ -77,8 +94,16 @@ def test_no_released_file_leaks_solutions_or_hidden_tests(name):
         assert not MARKERS.search(text), f"{path} contains a solution or hidden-test marker"
         if path.suffix == ".ipynb":
             sources = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
-            leaked = [line for line in secret if line in sources]
-            assert not leaked, f"{path} contains solution or hidden-test lines: {leaked[:3]}"
+            assert not leaks(regions, sources), f"{path} contains solution or hidden-test lines: {leaks(regions, sources)}"
+
+
+def test_the_leak_detector_catches_a_pasted_answer_and_a_hidden_test():
+    regions = protected_regions("ps3")
+    solutions = nbformat.read(ROOT / "solutions" / "ps3" / "ps3.ipynb", as_version=4)
+    answer = next(c.source for c in solutions.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "Value")
+    hidden = next(c.source for c in solutions.cells if "BEGIN HIDDEN TESTS" in c.source)
+    assert leaks(regions, answer) and leaks(regions, hidden.splitlines()[-2])
+    assert not leaks(regions, "order = rng.permutation(len(y))\nreturn params")
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
