@@ -123,3 +123,111 @@ def test_perceptron_state_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         plots.perceptron_state(ax, **args)
     plt.close(fig)
+
+
+# --- lecture 05: draw_graph -------------------------------------------------------------------------------
+
+
+def _graph_drawing(root, **kwargs):
+    from matplotlib.text import Annotation
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    pos = plots.draw_graph(ax, root, **kwargs)
+    fig.canvas.draw()  # the arrows are attached to the boxes: this fails if one cannot be placed
+    boxes = {t.get_text(): t for t in ax.texts if not isinstance(t, Annotation)}
+    arrows = [t for t in ax.texts if isinstance(t, Annotation)]
+    return fig, ax, pos, boxes, arrows
+
+
+def test_draw_graph_shows_the_worked_example_with_values_and_gradients():
+    from dlcourse.autodiff import Value
+
+    x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")
+    q = x + y
+    q.label = "q"
+    f = q * z
+    f.label = "f"
+    f.backward()
+    fig, ax, pos, boxes, arrows = _graph_drawing(f)
+    assert set(boxes) == {"x | -2 | grad -4", "y | 5 | grad -4", "z | -4 | grad 3", "q (+) | 3 | grad -4",
+                          "f (*) | -12 | grad 1"}
+    assert [pos[v][0] for v in (x, y, z, q, f)] == [0.0, 0.0, 0.0, 1.0, 2.0]  # inputs left, output right
+    assert len(arrows) == 4
+    drawn = {(a.anncoords.get_text().split(" |")[0], a.xycoords.get_text().split(" |")[0]) for a in arrows}
+    assert drawn == {("x", "q (+)"), ("y", "q (+)"), ("q (+)", "f (*)"), ("z", "f (*)")}
+    assert boxes["f (*) | -12 | grad 1"].get_bbox_patch().get_facecolor() != \
+        boxes["x | -2 | grad -4"].get_bbox_patch().get_facecolor()
+    assert "depth" in ax.get_xlabel() and "5 nodes, 4 edges" in ax.get_title()
+    plt.close(fig)
+
+
+def test_draw_graph_depth_is_the_longest_path_and_repeated_inputs_get_two_arrows():
+    from dlcourse.autodiff import Value
+
+    a = Value(3.0, "a")
+    out = (a * a).tanh() + a + 1.0  # a feeds depth 1 (twice) and depth 3; the constant 1.0 has no label
+    out.backward()
+    fig, ax, pos, boxes, arrows = _graph_drawing(out, fmt=".2f", title="reuse")
+    assert pos[a][0] == 0.0 and pos[out][0] == 4.0
+    assert sorted(x for x, _ in pos.values()) == [0.0, 0.0, 1.0, 2.0, 3.0, 4.0]
+    assert "const | 1.00 | grad 1.00" in boxes and "* | 9.00 | grad 0.00" in boxes
+    assert len(arrows) == 7  # a -> * twice, * -> tanh, tanh -> +, a -> +, + -> +, const -> +
+    curved = [a for a in arrows if getattr(a.arrow_patch.get_connectionstyle(), "rad", 0.0) != 0.0]
+    assert len(curved) == 1  # the second arrow from a into a * a
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(root=2.0), "root must be a dlcourse.autodiff.Value"),
+    (dict(max_nodes=2), "more than max_nodes = 2"),
+    (dict(fmt="%d"), "fmt must be a format spec"),
+])
+def test_draw_graph_rejects_bad_input(kwargs, message):
+    from dlcourse.autodiff import Value
+
+    args = dict(root=Value(1.0, "u") * Value(2.0, "v")) | kwargs
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=message):
+        plots.draw_graph(ax, **args)
+    plt.close(fig)
+
+
+def test_layer_histograms_normalises_each_layer_on_shared_bins():
+    rng = np.random.default_rng(0)
+    values = [rng.normal(scale=s, size=(50, 20)) for s in (1.0, 0.1, 0.01)]
+    values[2][0, :5] = 0.0
+    fig, ax = plt.subplots()
+    dens, edges = plots.layer_histograms(ax, values, bins=30, log10_abs=True, xlabel="gradient")
+    assert dens.shape == (3, 30) and edges.shape == (31,)
+    np.testing.assert_allclose(dens @ np.diff(edges), 1.0)  # each layer's histogram integrates to 1
+    assert edges[0] == pytest.approx(np.log10(np.abs(values[2][values[2] != 0]).min()))  # zeros dropped
+    centres = (edges[:-1] + edges[1:]) / 2
+    peaks = centres[dens.argmax(axis=1)]
+    assert peaks[0] > peaks[1] > peaks[2]  # each layer 10x smaller: one decade to the left
+    assert ax.get_legend_handles_labels()[1] == ["layer 1", "layer 2", "layer 3"]
+    assert ax.get_xlabel() == "log10 |gradient|"
+    with pytest.raises(ValueError, match="one entry per layer"):
+        plots.layer_histograms(ax, values, labels=["a"])
+    with pytest.raises(ValueError, match="at least one array"):
+        plots.layer_histograms(ax, [])
+    with pytest.raises(ValueError, match="non-zero"):
+        plots.layer_histograms(ax, [np.zeros(4)], log10_abs=True)
+    plt.close(fig)
+
+
+def test_learning_curves_marks_the_chosen_epoch():
+    fig, ax = plt.subplots()
+    train, val = [1.0, 0.5, 0.3, 0.2], [1.1, 0.7, 0.6, 0.8]
+    plots.learning_curves(ax, {"train": train, "validation": val}, best_epoch=3, styles={"validation": {"ls": "--"}})
+    lines = {line.get_label(): line for line in ax.lines}
+    np.testing.assert_allclose(lines["validation"].get_xydata(), np.c_[[1, 2, 3, 4], val])
+    assert lines["validation"].get_linestyle() == "--"
+    assert "chosen epoch 3" in lines and lines["chosen epoch 3"].get_xdata()[0] == 3
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert sorted(float(d.get_ydata()[0]) for d in dots) == [0.3, 0.6]
+    assert ax.get_xlabel() == "epoch"
+    with pytest.raises(ValueError, match="best_epoch must be an epoch"):
+        plots.learning_curves(ax, {"train": train}, best_epoch=5)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.learning_curves(ax, {})
+    plt.close(fig)

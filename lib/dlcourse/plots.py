@@ -192,3 +192,148 @@ def perceptron_state(ax, X, y, w, w_prev=None, highlight: int | None = None, lim
         ax.scatter(*X[highlight], s=160, facecolors="none", edgecolors="red", linewidths=2, label="mistake")
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), title=title or "perceptron")
     ax.set_aspect("equal")
+
+
+# --- lecture 05: a computation graph with its values and gradients -----------------------------------------
+
+GRAPH_COLORS = {"input": "#d6e9f8", "operation": "#eeeeee", "output": "#fde3c8"}
+
+
+def draw_graph(ax, root, fmt: str = ".3g", max_nodes: int = 40, title: str | None = None) -> dict:
+    """Draw the computation graph of a :class:`dlcourse.autodiff.Value`, each node with its value and gradient.
+
+    The nodes of ``autodiff.trace(root)`` are laid out by depth, the length of the longest path from a leaf to
+    the node (the x coordinate): the leaves (inputs, parameters, constants) in column 0 on the left, ``root``
+    in the last column on the right; a column is ordered by the mean height of its nodes' inputs, which keeps
+    arrows from crossing. Each node is a box ``"label (op) | data | grad"`` with the numbers formatted by
+    ``fmt`` (an unlabelled leaf is a constant, shown as ``const``; an unlabelled result shows only its
+    operation), coloured by kind (input, operation, output). Each edge (input, result) of the trace is an
+    arrow; an input used twice by one operation (``a * a``) gets two arrows, the second one curved.
+
+    Call ``root.backward()`` first to see the gradients d(root)/d(node) (0 before). Graphs of more than
+    ``max_nodes`` nodes are refused: they are unreadable as a picture. Returns ``{node: (x, y)}``, the centre
+    of every box in data coordinates.
+    """
+    from .autodiff import Value, trace
+
+    if not isinstance(root, Value):
+        raise ValueError(f"root must be a dlcourse.autodiff.Value (the output of a computation), "
+                         f"got {type(root).__name__}")
+    max_nodes = _checks.as_int(max_nodes, "max_nodes")
+    try:
+        format(0.5, fmt)
+    except (TypeError, ValueError):
+        raise ValueError(f"fmt must be a format spec for one float, such as '.3g', got {fmt!r}") from None
+    nodes, edges = trace(root)
+    if len(nodes) > max_nodes:
+        raise ValueError(f"the graph has {len(nodes)} nodes, more than max_nodes = {max_nodes}: too many to draw "
+                         "legibly (raise max_nodes to draw it anyway)")
+    inputs: dict = {node: [] for node in nodes}
+    for child, node in edges:
+        inputs[node].append(child)
+    depth: dict = {}
+    for node in nodes:  # topological order: the inputs of a node already have their depth
+        depth[node] = 1 + max((depth[c] for c in inputs[node]), default=-1)
+    columns: dict[int, list] = {}
+    for node in nodes:
+        columns.setdefault(depth[node], []).append(node)
+    pos: dict = {}
+    for d in sorted(columns):
+        column = columns[d]
+        if d > 0:  # the highest inputs first (stable: ties keep the topological order)
+            column.sort(key=lambda n: -float(np.mean([pos[c][1] for c in inputs[n]])))
+        for i, node in enumerate(column):
+            pos[node] = (float(d), (len(column) - 1) / 2.0 - i)
+    boxes = {}
+    for node in nodes:
+        op = getattr(node, "_op", "")  # the operation's name ("+", "*", "tanh"); "" for a leaf
+        name = (f"{node.label} ({op})" if op else node.label) if node.label else (op or "const")
+        kind = "output" if node is root else "operation" if op else "input"
+        text = f"{name} | {format(node.data, fmt)} | grad {format(node.grad, fmt)}"
+        boxes[node] = ax.text(*pos[node], text, ha="center", va="center", fontsize=9, zorder=3,
+                              bbox=dict(boxstyle="round,pad=0.35", fc=GRAPH_COLORS[kind], ec="0.3"))
+    repeats: dict = {}
+    for child, node in edges:
+        k = repeats.get((child, node), 0)
+        repeats[(child, node)] = k + 1
+        ax.annotate("", xy=(0.0, 0.5), xycoords=boxes[node], xytext=(1.0, 0.5), textcoords=boxes[child],
+                    arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.0, shrinkA=1, shrinkB=1,
+                                    connectionstyle=f"arc3,rad={0.3 * k}"), zorder=2)
+    rows = max(len(column) for column in columns.values())
+    ax.set(xlim=(-0.6, max(columns) + 0.6), ylim=(-rows / 2.0, rows / 2.0), xticks=sorted(columns),
+           xlabel="depth (longest path from an input): inputs left, output right",
+           title=title or f"{len(nodes)} nodes, {len(edges)} edges; boxes: label | data | grad")
+    ax.yaxis.set_visible(False)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return pos
+
+
+# --- lecture 06: statistics per layer, learning curves ---------------------------------------------------------
+
+
+def layer_histograms(ax, values, labels=None, bins: int = 60, log10_abs: bool = False, xlabel: str = "value",
+                     title: str | None = None, cmap: str = "viridis"):
+    """Overlaid normalised histograms of one array per layer (Glorot & Bengio's figures), first layer darkest.
+
+    ``values`` is a sequence of L arrays of any shapes (e.g. the activations or the gradients of layers 1..L),
+    ``labels`` L legend entries (default "layer 1", ...). All layers share the same ``bins`` bins. With
+    ``log10_abs`` the histograms are of log10 |v| over the non-zero entries, so that values spread over many
+    orders of magnitude stay readable. Returns ``(densities, edges)`` of shapes (L, bins) and (bins + 1,).
+    """
+    import matplotlib
+
+    arrays = [_checks.as_float_array(v, f"values[{i}]").ravel() for i, v in enumerate(values)]
+    if not arrays:
+        raise ValueError("values must hold at least one array (one per layer)")
+    bins = _checks.as_int(bins, "bins")
+    labels = [f"layer {i + 1}" for i in range(len(arrays))] if labels is None else [str(s) for s in labels]
+    if len(labels) != len(arrays):
+        raise ValueError(f"labels must have one entry per layer ({len(arrays)}), got {len(labels)}")
+    if log10_abs:
+        arrays = [np.log10(np.abs(v[v != 0])) for v in arrays]
+    arrays = [v[np.isfinite(v)] for v in arrays]
+    if not any(v.size for v in arrays):
+        raise ValueError("values must hold at least one finite" + (" non-zero" if log10_abs else "") + " entry")
+    both = np.concatenate(arrays)
+    lo, hi = float(both.min()), float(both.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    colors = matplotlib.colormaps[cmap](np.linspace(0.0, 0.85, len(arrays)))
+    densities = np.zeros((len(arrays), bins))
+    for i, (v, label) in enumerate(zip(arrays, labels)):
+        if v.size:
+            densities[i], _ = np.histogram(v, bins=edges, density=True)
+        ax.stairs(densities[i], edges, color=colors[i], lw=1.5, label=label)
+    ax.set(xlabel=f"log10 |{xlabel}|" if log10_abs else xlabel, ylabel="density", title=title or "per layer")
+    return densities, edges
+
+
+def learning_curves(ax, curves: dict, best_epoch: int | None = None, ylabel: str = "loss", title: str | None = None,
+                    log: bool = False, styles: dict | None = None) -> None:
+    """One line per entry ``{label: values}`` of ``curves`` against the epoch 1, 2, ..., len(values).
+
+    ``best_epoch`` (1-based), if given, is marked by a dotted vertical line ("chosen epoch") and a dot on every
+    curve long enough to have it. ``styles`` maps labels to extra keyword arguments of ``ax.plot``
+    (e.g. ``{"validation": {"ls": "--"}}``); ``log`` puts the y axis on a log scale.
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict {label: values per epoch}")
+    styles = styles or {}
+    series = {str(k): _checks.as_vector(v, f"curves[{k!r}]") for k, v in curves.items()}
+    if best_epoch is not None:
+        best_epoch = _checks.as_int(best_epoch, "best_epoch")
+        if best_epoch > max(len(v) for v in series.values()):
+            raise ValueError(f"best_epoch must be an epoch of the curves (1 to {max(len(v) for v in series.values())}),"
+                             f" got {best_epoch}")
+    for label, v in series.items():
+        line, = ax.plot(np.arange(1, len(v) + 1), v, label=label, **styles.get(label, {}))
+        if best_epoch is not None and best_epoch <= len(v):
+            ax.plot(best_epoch, v[best_epoch - 1], "o", color=line.get_color())
+    if best_epoch is not None:
+        ax.axvline(best_epoch, color="k", ls=":", lw=1, label=f"chosen epoch {best_epoch}")
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title or ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)

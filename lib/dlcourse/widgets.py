@@ -357,3 +357,625 @@ def perceptron_margin_explorer(n: int = 60, seed: int = 0):
 
     out = W.interactive_output(redraw, {"margin": slider})
     return W.VBox([slider, out])
+
+
+# --- lecture 05: backpropagation on the worked example f = (x + y)·z ----------------------------------------
+
+
+def worked_example_graph(x: float, y: float, z: float) -> dict:
+    """f = (x + y)·z computed on :class:`dlcourse.autodiff.Value` and backpropagated: what the sliders draw.
+
+    Returns ``{"x", "y", "z", "q", "f": Value}``, the nodes of the graph labelled by their names (q = x + y is
+    the intermediate sum), after ``f.backward()``: every ``grad`` is df/d(node), i.e. df/dx = df/dy = df/dq = z
+    and df/dz = x + y. ``x``, ``y``, ``z`` are finite numbers.
+    """
+    from .autodiff import Value
+
+    xv, yv, zv = (Value(_checks.as_scalar(v, name), label=name) for v, name in ((x, "x"), (y, "y"), (z, "z")))
+    q = xv + yv
+    q.label = "q"
+    f = q * zv
+    f.label = "f"
+    f.backward()
+    return {"x": xv, "y": yv, "z": zv, "q": q, "f": f}
+
+
+def graph_explorer(x: float = -2.0, y: float = 5.0, z: float = -4.0, lim: float = 6.0):
+    """Sliders for the inputs x, y, z (in [-lim, lim]) of f = (x + y)·z: each move re-runs the forward and the
+    backward pass (:func:`worked_example_graph`) and redraws the graph with every node's value and gradient
+    (:func:`dlcourse.plots.draw_graph`)."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    lim = _checks.as_positive_float(lim, "lim")
+    start = {"x": x, "y": y, "z": z}
+    for name, value in start.items():
+        if not -lim <= _checks.as_scalar(value, name) <= lim:
+            raise ValueError(f"{name} must lie in [-lim, lim] = [{-lim:g}, {lim:g}], got {value}")
+    sliders = {name: W.FloatSlider(value=value, min=-lim, max=lim, step=0.5, description=name,
+                                   continuous_update=False) for name, value in start.items()}
+
+    def redraw(x, y, z):
+        g = worked_example_graph(x, y, z)
+        fig, ax = plt.subplots(figsize=(9, 3))
+        plots.draw_graph(ax, g["f"], title=f"f = (x + y)·z at (x, y, z) = ({x:g}, {y:g}, {z:g})")
+        fig.tight_layout()
+        plt.show()
+        print(f"f = {g['f'].data:.3g};  df/dx = {g['x'].grad:.3g},  df/dy = {g['y'].grad:.3g},  "
+              f"df/dz = {g['z'].grad:.3g}")
+
+    out = W.interactive_output(redraw, sliders)
+    return W.VBox([W.HBox(list(sliders.values())), out])
+
+
+# --- lecture 04 ------------------------------------------------------------------------------------------
+
+from . import layers  # noqa: E402
+
+
+# --- lecture 04: universal approximation, one hidden layer at a time ----------------------------------------
+#
+# (a) A 1-D function as a sum of steep sigmoids (the constructive proof): sigmoid_staircase computes
+#     everything the N slider shows. (b) The decision boundary of one-hidden-layer networks of growing width on
+#     a 2-D problem: train_net trains one network (numpy layers, full-batch Adam) once, the slider only redraws.
+
+
+@dataclass(frozen=True)
+class SigmoidStaircase:
+    """A one-hidden-layer sigmoid network g(x) = bias + sum_k heights[k] * sigmoid(weight * (x - knots[k]))
+    built to follow f on [a, b], evaluated on a grid.
+
+    ``x`` (m,) the grid, ``target`` f(x) (m,), ``approx`` g(x) (m,), ``components`` (n_units, m): the weighted
+    sigmoids heights[k] * sigmoid(weight * (x - knots[k])), so that ``approx = bias + components.sum(0)``.
+    ``centres`` (n_units + 1,) the midpoints of the n_units + 1 equal pieces of [a, b] and ``values`` f there;
+    ``knots`` (n_units,) the boundaries between the pieces, where the steps sit; ``heights`` (n_units,) the
+    jumps values[k + 1] - values[k]; ``bias`` = values[0] (the output bias); ``weight`` the common input
+    weight, steepness / piece width.
+    """
+
+    x: np.ndarray
+    target: np.ndarray
+    approx: np.ndarray
+    components: np.ndarray
+    centres: np.ndarray
+    values: np.ndarray
+    knots: np.ndarray
+    heights: np.ndarray
+    bias: float
+    weight: float
+
+    @property
+    def n_units(self) -> int:
+        """The number of hidden units (sigmoids)."""
+        return len(self.knots)
+
+    @property
+    def max_error(self) -> float:
+        """max |g(x) - f(x)| over the grid."""
+        return float(np.max(np.abs(self.approx - self.target)))
+
+    def evaluate(self, x) -> np.ndarray:
+        """g at any inputs ``x`` (any shape): bias + sum_k heights[k] * sigmoid(weight * (x - knots[k]))."""
+        x = _checks.as_float_array(x, "x")
+        s = layers.sigmoid_forward(self.weight * (x[..., None] - self.knots))
+        return self.bias + s @ self.heights
+
+    def bumps(self) -> np.ndarray:
+        """The same g as a sum of n_units + 1 weighted bumps, shape (n_units + 1, m): bump k is
+        values[k] * (s_k(x) - s_{k+1}(x)), the difference of the steps at the two ends of piece k (s_0 = 1 on
+        the left, s_{n_units + 1} = 0 on the right). Rows sum to ``approx``."""
+        steps = layers.sigmoid_forward(self.weight * (self.x[None, :] - self.knots[:, None]))
+        edges = np.vstack([np.ones_like(self.x), steps, np.zeros_like(self.x)])  # (n_units + 2, m)
+        return self.values[:, None] * (edges[:-1] - edges[1:])
+
+
+def sigmoid_staircase(f, a: float, b: float, n_units: int, steepness: float = 20.0,
+                      n_points: int = 601) -> SigmoidStaircase:
+    """The constructive proof of universal approximation in 1-D: ``n_units`` sigmoids that follow f on [a, b].
+
+    Cut [a, b] into n_units + 1 equal pieces of width h, with centres c_0..c_N and boundaries
+    t_k = a + k h (k = 1..N, N = n_units). The network
+
+        g(x) = f(c_0) + sum_{k=1}^{N} (f(c_k) - f(c_{k-1})) * sigmoid(steepness * (x - t_k) / h)
+
+    is a one-hidden-layer net with N sigmoid units, input weight steepness / h, hidden biases
+    -steepness t_k / h, output weights the jumps of f and output bias f(c_0). For a large steepness each sigmoid
+    is a step and g the staircase through (c_k, f(c_k)); for a continuous f the error shrinks as h does.
+
+    ``f`` maps an array (m,) to an array (m,); ``steepness`` > 0 is the slope of each sigmoid in units of 1/h;
+    ``n_points`` >= 2 is the size of the evaluation grid on [a, b]. Returns a :class:`SigmoidStaircase`.
+    """
+    a, b = _checks.as_scalar(a, "a"), _checks.as_scalar(b, "b")
+    if not a < b:
+        raise ValueError(f"the interval needs a < b, got a = {a}, b = {b}")
+    n_units = _checks.as_int(n_units, "n_units")
+    steepness = _checks.as_positive_float(steepness, "steepness")
+    n_points = _checks.as_int(n_points, "n_points", minimum=2)
+    if not callable(f):
+        raise ValueError(f"f must be a function of an array, got {type(f).__name__}")
+
+    def call(x):
+        out = _checks.as_float_array(f(x), "f(x)")
+        if out.shape != x.shape:
+            raise ValueError(f"f must map an array of shape {x.shape} to the same shape, got {out.shape}")
+        if not np.all(np.isfinite(out)):
+            raise ValueError("f must return finite values on [a, b]")
+        return out
+
+    h = (b - a) / (n_units + 1)
+    centres = a + h * (np.arange(n_units + 1) + 0.5)
+    knots = a + h * np.arange(1, n_units + 1)
+    values = call(centres)
+    heights = np.diff(values)
+    weight = steepness / h
+    x = np.linspace(a, b, n_points)
+    components = heights[:, None] * layers.sigmoid_forward(weight * (x[None, :] - knots[:, None]))
+    approx = values[0] + components.sum(axis=0)
+    return SigmoidStaircase(x, call(x), approx, components, centres, values, knots, heights, float(values[0]),
+                            float(weight))
+
+
+def show_staircase(ax_fit, ax_err, fit: SigmoidStaircase, errors: dict[int, float] | None = None,
+                   max_components: int = 12) -> None:
+    """Draw one position of the N slider: f, g and the weighted sigmoids (at most ``max_components`` of them,
+    shifted by the output bias), and the max error against N (``errors``: {N: max error}, log-log)."""
+    ax_fit.plot(fit.x, fit.target, color="k", lw=2, label="target f")
+    shown = np.linspace(0, fit.n_units - 1, min(fit.n_units, max_components)).round().astype(int)
+    for i, k in enumerate(np.unique(shown)):
+        ax_fit.plot(fit.x, fit.bias + fit.components[k], lw=0.8, alpha=0.6, color="tab:gray",
+                    label="bias + one weighted sigmoid" if i == 0 else None)
+    ax_fit.plot(fit.x, fit.approx, color="tab:red", lw=1.8, label=f"network, {fit.n_units} sigmoids")
+    ax_fit.plot(fit.centres, fit.values, "o", color="tab:red", ms=3, label="f at the piece centres")
+    ax_fit.set(xlabel="x", ylabel="value",
+               title=f"N = {fit.n_units} hidden units: max |g − f| = {fit.max_error:.3f}")
+    ax_fit.legend(fontsize=7, loc="lower right")
+    if errors:
+        ns = np.array(sorted(errors))
+        errs = np.array([errors[n] for n in ns])
+        ax_err.loglog(ns, errs, "o-", color="tab:red", label="max error")
+        ax_err.loglog(ns, errs[0] * ns[0] / ns, "k:", label="∝ 1/N")
+        ax_err.loglog([fit.n_units], [fit.max_error], "o", ms=12, mfc="none", mec="k", label="this N")
+        ax_err.set(xlabel="hidden units N (log scale)", ylabel="max |g − f| (log scale)",
+                   title="The error shrinks like 1/N")
+        ax_err.legend(fontsize=8)
+
+
+def staircase_explorer(f, a: float, b: float, n_values=(1, 2, 4, 8, 16, 32, 64), steepness: float = 20.0):
+    """A slider over the number of hidden units N (``n_values``) and a log slider for the steepness: redraws
+    f, the network of :func:`sigmoid_staircase`, its weighted sigmoids, and the max error against N."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    n_values = [_checks.as_int(n, "n_values") for n in n_values]
+    if not n_values:
+        raise ValueError("n_values must list at least one number of hidden units")
+    n_slider = W.SelectionSlider(options=n_values, value=n_values[len(n_values) // 2], description="units N",
+                                 continuous_update=False, style={"description_width": "6em"})
+    s_slider = W.FloatLogSlider(value=_checks.as_positive_float(steepness, "steepness"), base=10, min=0, max=2.5,
+                                step=0.05, description="steepness", continuous_update=False, readout_format=".3g",
+                                style={"description_width": "6em"})
+
+    def redraw(n_units, steepness):
+        errors = {n: sigmoid_staircase(f, a, b, n, steepness).max_error for n in n_values}
+        fit = sigmoid_staircase(f, a, b, n_units, steepness)
+        fig, (ax_fit, ax_err) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1.6, 1]})
+        show_staircase(ax_fit, ax_err, fit, errors)
+        fig.tight_layout()
+        plt.show()
+        print(f"N = {n_units}, steepness {steepness:.3g}: input weight {fit.weight:.3g}, "
+              f"max error {fit.max_error:.4f}")
+
+    out = W.interactive_output(redraw, {"n_units": n_slider, "steepness": s_slider})
+    return W.VBox([W.HBox([n_slider, s_slider]), out])
+
+
+_ACTIVATIONS = {"relu": (layers.ReLU, "he"), "tanh": (layers.Tanh, "glorot"), "sigmoid": (layers.Sigmoid, "glorot")}
+
+
+def build_net(d_in: int, hidden, n_out: int, activation: str = "relu", seed=0) -> layers.Sequential:
+    """A fully connected network ``Linear(d_in, h1), act, Linear(h1, h2), act, ..., Linear(h_last, n_out)``.
+
+    ``hidden`` lists the widths of the hidden layers (its length is the depth; empty: a linear model);
+    ``activation`` is ``"relu"`` (He initialisation), ``"tanh"`` or ``"sigmoid"`` (Glorot); the output layer
+    is Glorot-initialised and produces logits. Weights are drawn from ``seed`` (an integer or a Generator),
+    layer by layer; biases start at 0.
+    """
+    d_in, n_out = _checks.as_int(d_in, "d_in"), _checks.as_int(n_out, "n_out")
+    hidden = tuple(_checks.as_int(h, "hidden widths") for h in hidden)
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, _ACTIVATIONS))}; got {activation!r}")
+    act, init = _ACTIVATIONS[activation]
+    rng = layers._as_rng(seed)
+    stack, d = [], d_in
+    for h in hidden:
+        stack += [layers.Linear(d, h, rng, init=init), act()]
+        d = h
+    stack.append(layers.Linear(d, n_out, rng, init="glorot"))
+    return layers.Sequential(*stack)
+
+
+def n_parameters(model: layers.Sequential) -> int:
+    """The number of trainable numbers (weights and biases) of a :class:`dlcourse.layers.Sequential`."""
+    return int(sum(p.size for p in model.params().values()))
+
+
+@dataclass(frozen=True)
+class TrainedNet:
+    """A classifier trained by :func:`train_net`: its hidden widths, the model, and the training loss
+    ``losses`` (steps + 1,) before every Adam step and after the last one."""
+
+    hidden: tuple
+    activation: str
+    model: layers.Sequential
+    losses: np.ndarray
+
+    @property
+    def n_params(self) -> int:
+        return n_parameters(self.model)
+
+    @property
+    def depth(self) -> int:
+        """The number of hidden layers."""
+        return len(self.hidden)
+
+    def proba(self, X) -> np.ndarray:
+        """Class probabilities softmax(logits), shape (N, K), for inputs X (N, D)."""
+        return layers._softmax(self.model.forward(X))
+
+    def accuracy(self, X, y) -> float:
+        """Fraction of the rows of X (N, D) whose most probable class is the label in y (N,)."""
+        X = _checks.as_matrix(X, "X")
+        y = layers._as_class_labels(y, "y", X.shape[0])
+        return float(np.mean(self.model.predict(X) == y))
+
+
+def train_net(X, y, hidden, steps: int = 500, lr: float = 0.02, activation: str = "relu", seed=0,
+              n_classes: int | None = None) -> TrainedNet:
+    """Train ``build_net(D, hidden, K, activation, seed)`` on (X (N, D), y (N,)) by full-batch Adam.
+
+    ``steps`` Adam steps of learning rate ``lr`` on the mean softmax cross-entropy of the whole training set
+    (fast and deterministic for the few hundred points of a 2-D toy problem). K = ``n_classes``, by default
+    max(y) + 1. Returns a :class:`TrainedNet`.
+    """
+    from . import optim
+
+    X = _checks.as_matrix(X, "X")
+    y = layers._as_class_labels(y, "y", X.shape[0])
+    K = int(y.max()) + 1 if n_classes is None else _checks.as_int(n_classes, "n_classes")
+    y = layers._as_class_labels(y, "y", X.shape[0], K)
+    steps = _checks.as_int(steps, "steps", minimum=0)
+    model = build_net(X.shape[1], hidden, K, activation, seed)
+    opt = optim.Adam(lr=lr)
+    loss_fn = layers.SoftmaxCrossEntropy()
+    losses = np.empty(steps + 1)
+    for t in range(steps):
+        losses[t] = loss_fn(model.forward(X), y)
+        model.backward(loss_fn.backward())
+        opt.step(model.params(), model.grads())
+    losses[steps] = loss_fn(model.forward(X), y)
+    return TrainedNet(tuple(int(h) for h in hidden), activation, model, losses)
+
+
+def show_net(ax, net: TrainedNet, X, y, lim: float = 1.8, center=(0.5, 0.25), title: str | None = None):
+    """The probability map p(y=1 | x) of a two-class :class:`TrainedNet`, its p = 0.5 boundary and the data
+    ``X`` (n, 2), ``y`` (n,); returns the contour set (for a colorbar)."""
+    filled = plots.probability_map(ax, lambda P: net.proba(P)[:, 1], lim=lim, center=center, n=101,
+                                   boundary_label="boundary p = 0.5")
+    plots.scatter_classes(ax, X, y, s=8, alpha=0.7)
+    ax.set_title(title or f"{' x '.join(map(str, net.hidden)) or 'no'} hidden units: {net.n_params} parameters")
+    return filled
+
+
+def width_explorer(X, y, nets: dict, lim: float = 1.8, center=(0.5, 0.25)):
+    """A slider over the trained networks ``nets`` ({width: TrainedNet}, trained once beforehand): redraws the
+    decision boundary of the chosen one on the data ``X`` (n, 2), ``y`` (n,). Moving it trains nothing."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    if not nets:
+        raise ValueError("nets must hold at least one trained network {width: TrainedNet}")
+    widths = sorted(nets)
+    slider = W.SelectionSlider(options=widths, value=widths[len(widths) // 2], description="hidden units",
+                               continuous_update=True, style={"description_width": "7em"})
+
+    def redraw(width):
+        net = nets[width]
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        show_net(ax, net, X, y, lim, center)
+        ax.legend(loc="lower left", fontsize=7)
+        fig.tight_layout()
+        plt.show()
+        print(f"{width} hidden units, {net.n_params} parameters: training loss {net.losses[-1]:.3f}, "
+              f"training accuracy {net.accuracy(X, y):.3f}")
+
+    out = W.interactive_output(redraw, {"width": slider})
+    return W.VBox([slider, out])
+
+
+# --- lecture 04: depth versus width, counted in linear pieces -------------------------------------------------
+
+
+def sawtooth_net(depth: int) -> layers.Sequential:
+    """A deep ReLU network, 2 units per hidden layer and ``depth`` hidden layers, whose output on [0, 1] is
+    the tent map T(x) = 2 min(x, 1 - x) composed ``depth`` times: a sawtooth with 2^depth linear pieces.
+
+    Each layer computes relu(z) and relu(z - 1/2) of the previous tent value z, and T(z) = 2 relu(z) -
+    4 relu(z - 1/2) is folded into the next layer's weights. 6 depth + 1 parameters; input (N, 1), output (N, 1).
+    """
+    depth = _checks.as_int(depth, "depth")
+    stack = []
+    for d in range(depth):
+        lin = layers.Linear(1 if d == 0 else 2, 2, rng=0, init="zeros")
+        lin.params["W"][:] = [[1.0, 1.0]] if d == 0 else [[2.0, 2.0], [-4.0, -4.0]]
+        lin.params["b"][:] = [0.0, -0.5]
+        stack += [lin, layers.ReLU()]
+    out = layers.Linear(2, 1, rng=0, init="zeros")
+    out.params["W"][:] = [[2.0], [-4.0]]
+    stack.append(out)
+    return layers.Sequential(*stack)
+
+
+def shallow_sawtooth_net(depth: int) -> layers.Sequential:
+    """The same sawtooth as :func:`sawtooth_net` on [0, 1] with ONE hidden layer: 2^depth ReLU units
+    relu(x - k / 2^depth), k = 0..2^depth - 1, one per kink, whose output weights are the changes of slope
+    (+2^depth at k = 0, then alternately -2^(depth+1) and +2^(depth+1)). 3 * 2^depth + 1 parameters.
+    """
+    depth = _checks.as_int(depth, "depth")
+    m = 2**depth
+    hidden = layers.Linear(1, m, rng=0, init="zeros")
+    hidden.params["W"][:] = 1.0
+    hidden.params["b"][:] = -np.arange(m) / m
+    k = np.arange(m)
+    out = layers.Linear(m, 1, rng=0, init="zeros")
+    out.params["W"][:, 0] = np.where(k == 0, m, np.where(k % 2 == 1, -2.0 * m, 2.0 * m))
+    return layers.Sequential(hidden, layers.ReLU(), out)
+
+
+def count_linear_pieces(fn, a: float, b: float, n_points: int = 20001, tol: float = 1e-7) -> int:
+    """The number of linear pieces of a continuous piecewise-linear function of one variable on [a, b].
+
+    ``fn`` maps an (m, 1) array of inputs to (m,) or (m, 1) outputs (e.g. a one-input, one-output
+    ``Sequential``; for more outputs pass a function that picks one). It is evaluated on ``n_points`` equally
+    spaced points; wherever the slope between neighbours changes by more than ``tol`` times the largest slope
+    (or ``tol`` if that is < 1), a kink is counted — consecutive changes count as one kink, so two kinks
+    closer than two grid steps are counted once (a lower bound; refine the grid if it matters).
+    """
+    a, b = _checks.as_scalar(a, "a"), _checks.as_scalar(b, "b")
+    if not a < b:
+        raise ValueError(f"the interval needs a < b, got a = {a}, b = {b}")
+    n_points = _checks.as_int(n_points, "n_points", minimum=3)
+    tol = _checks.as_positive_float(tol, "tol")
+    x = np.linspace(a, b, n_points)
+    out = _checks.as_float_array(fn(x[:, None]), "fn(x)")
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if out.shape != (n_points,):
+        raise ValueError(f"fn must map inputs (m, 1) to one output per row, (m,) or (m, 1); got {out.shape}")
+    slopes = np.diff(out) / np.diff(x)
+    change = np.abs(np.diff(slopes)) > tol * max(1.0, float(np.max(np.abs(slopes))))
+    starts = change & ~np.r_[False, change[:-1]]  # the first index of every run of changes
+    return int(1 + np.count_nonzero(starts))
+
+
+# --- lecture 06: optimisers on loss surfaces of two parameters ----------------------------------------------
+#
+# A Surface is a loss of w = (w1, w2) with its gradient and Hessian. descent_path runs any optimiser of
+# dlcourse.optim on it (optionally with noisy gradients and a learning-rate schedule); gd_and_momentum is what
+# the learning-rate / momentum sliders show; show_paths draws paths on the contours and their losses.
+
+from collections.abc import Callable  # noqa: E402
+
+
+def _points(P, name: str = "P") -> np.ndarray:
+    P = _checks.as_float_array(P, name)
+    if P.ndim == 0 or P.shape[-1] != 2:
+        raise ValueError(f"{name} must hold points of two coordinates, shape (..., 2); got {P.shape}")
+    return P
+
+
+def _point(w, name: str = "w") -> np.ndarray:
+    w = _checks.as_vector(w, name, 2)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name} must be finite, got {w}")
+    return w
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A loss of two parameters w = (w1, w2), to watch optimisers on.
+
+    ``loss(P)`` maps points P of shape (..., 2) to their losses (...); ``grad(w)`` and ``hessian(w)`` map one
+    point (2,) to the gradient (2,) and the Hessian (2, 2); ``minimum`` (2,) is one minimiser (its loss is
+    ``min_loss``); ``name`` is a title for plots.
+    """
+
+    name: str
+    loss: Callable[[np.ndarray], np.ndarray]
+    grad: Callable[[np.ndarray], np.ndarray]
+    hessian: Callable[[np.ndarray], np.ndarray]
+    minimum: np.ndarray
+
+    @property
+    def min_loss(self) -> float:
+        return float(self.loss(self.minimum))
+
+    def grid(self, xs, ys) -> np.ndarray:
+        """The loss on the grid ``xs`` (m,) x ``ys`` (k,): shape (k, m), the layout of ``np.meshgrid(xs, ys)``
+        that :func:`dlcourse.plots.loss_landscape` takes."""
+        xs, ys = _checks.as_vector(xs, "xs"), _checks.as_vector(ys, "ys")
+        xx, yy = np.meshgrid(xs, ys)
+        return self.loss(np.stack([xx, yy], axis=-1))
+
+
+def ravine(kappa: float = 50.0, angle: float = 30.0) -> Surface:
+    """An ill-conditioned quadratic bowl L(w) = ½ wᵀ A w with A = R diag(1, 1/kappa) Rᵀ, R the rotation by
+    ``angle`` degrees: curvature 1 across the valley, 1/``kappa`` along it (condition number ``kappa`` >= 1).
+
+    Its minimum is 0 at the origin; the gradient is A w and the Hessian A everywhere, so gradient descent is
+    stable for learning rates below 2 (= 2 / largest curvature).
+    """
+    kappa = _checks.as_scalar(kappa, "kappa")
+    if kappa < 1.0:
+        raise ValueError(f"kappa (the condition number) must be >= 1, got {kappa}")
+    t = np.deg2rad(_checks.as_scalar(angle, "angle"))
+    R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    A = R @ np.diag([1.0, 1.0 / kappa]) @ R.T
+
+    def loss(P):
+        P = _points(P)
+        return 0.5 * np.einsum("...i,ij,...j->...", P, A, P)
+
+    def hessian(w):
+        _point(w)
+        return A.copy()
+
+    return Surface(f"ravine: condition number {kappa:g}", loss, lambda w: A @ _point(w), hessian, np.zeros(2))
+
+
+def one_one_one() -> Surface:
+    """LeCun's 1-1-1 network: y = w2 · w1 · x, fitted to the single example x = 1, y = 1 by the squared error.
+
+    L(w) = (1 − w1 w2)², gradient −2 (1 − w1 w2) (w2, w1), Hessian [[2 w2², 4 w1 w2 − 2], [4 w1 w2 − 2, 2 w1²]].
+    Every point of the hyperbola w1 w2 = 1 is a minimum (loss 0; ``minimum`` is (1, 1)); the origin is a saddle
+    point (gradient 0, Hessian eigenvalues −2 and +2).
+    """
+
+    def loss(P):
+        P = _points(P)
+        return (1.0 - P[..., 0] * P[..., 1]) ** 2
+
+    def grad(w):
+        w1, w2 = _point(w)
+        return -2.0 * (1.0 - w1 * w2) * np.array([w2, w1])
+
+    def hessian(w):
+        w1, w2 = _point(w)
+        off = 4.0 * w1 * w2 - 2.0
+        return np.array([[2.0 * w2 * w2, off], [off, 2.0 * w1 * w1]])
+
+    return Surface("1-1-1 network: L = (1 − w₁w₂)²", loss, grad, hessian, np.ones(2))
+
+
+@dataclass(frozen=True)
+class Path2D:
+    """The points an optimiser visited on a :class:`Surface`: ``path`` (t + 1, 2) from the start, ``losses``
+    (t + 1,) there, ``lrs`` (t,) the learning rate of every step; ``diverged`` if it stopped early."""
+
+    label: str
+    path: np.ndarray
+    losses: np.ndarray
+    lrs: np.ndarray
+    diverged: bool
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.losses[-1])
+
+
+def descent_path(surface: Surface, optimizer, start, n_steps: int, *, noise: float = 0.0, rng=0,
+                 schedule: Callable[[int], float] | None = None, steps_per_epoch: int = 1,
+                 label: str | None = None, max_loss: float = 1e6) -> Path2D:
+    """Run ``optimizer`` (a fresh :mod:`dlcourse.optim` optimiser; its ``lr`` and state are used and updated)
+    on ``surface`` from ``start`` (2,) for ``n_steps`` steps; return the :class:`Path2D`.
+
+    ``noise`` > 0 adds N(0, noise² I) to every gradient, drawn from ``rng`` (a seed or a Generator): a model of
+    the noise of mini-batch gradients. ``schedule(epoch)``, if given, sets ``optimizer.lr`` before step k
+    (k = 0, 1, ...) with epoch = k // ``steps_per_epoch``. The run stops early, marked ``diverged``, once the
+    loss exceeds ``max_loss``.
+    """
+    from .layers import _as_rng
+
+    w = _point(start, "start").copy()
+    n_steps = _checks.as_int(n_steps, "n_steps", minimum=0)
+    noise = _checks.as_scalar(noise, "noise")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    steps_per_epoch = _checks.as_int(steps_per_epoch, "steps_per_epoch")
+    max_loss = _checks.as_positive_float(max_loss, "max_loss")
+    if not (hasattr(optimizer, "step") and hasattr(optimizer, "lr")):
+        raise ValueError(f"optimizer must be a dlcourse.optim optimiser, got {type(optimizer).__name__}")
+    rng = _as_rng(rng)
+    params = {"w": w}
+    path, losses, lrs = [w.copy()], [float(surface.loss(w))], []
+    diverged = False
+    for k in range(n_steps):
+        if schedule is not None:
+            optimizer.lr = float(schedule(k // steps_per_epoch))
+        g = surface.grad(w)
+        if noise:
+            g = g + noise * rng.standard_normal(2)
+        optimizer.step(params, {"w": g})
+        lrs.append(float(optimizer.lr))
+        path.append(w.copy())
+        losses.append(float(surface.loss(w)))
+        if not losses[-1] <= max_loss:  # also catches nan
+            diverged = True
+            break
+    return Path2D(label or type(optimizer).__name__, np.array(path), np.array(losses), np.array(lrs), diverged)
+
+
+def gd_and_momentum(surface: Surface, lr: float, beta: float, start, n_steps: int) -> tuple[Path2D, Path2D]:
+    """What the learning-rate and momentum sliders show: gradient descent ``SGD(lr)`` and heavy-ball
+    ``Momentum(lr, beta)`` on ``surface``, both from ``start`` (2,) for ``n_steps`` steps."""
+    from . import optim
+
+    gd = descent_path(surface, optim.SGD(lr), start, n_steps, label=f"gradient descent, lr = {lr:.3g}")
+    mom = descent_path(surface, optim.Momentum(lr, beta), start, n_steps,
+                       label=f"momentum, lr = {lr:.3g}, β = {beta:.2f}")
+    return gd, mom
+
+
+_PATH_COLORS = ("tab:red", "tab:orange", "deepskyblue", "magenta", "white", "lime")
+
+
+def show_paths(ax_map, ax_loss, surface: Surface, paths, xs, ys, title: str | None = None) -> None:
+    """Draw optimisers' :class:`Path2D` runs ``paths`` on the contours of ``surface`` over the grid ``xs`` x ``ys``
+    (``ax_map``; points outside the grid are clipped) and their loss − ``surface.min_loss`` against the step on a
+    log scale (``ax_loss``; skipped if None)."""
+    paths = list(paths)
+    plots.loss_landscape(ax_map, xs, ys, surface.grid(xs, ys), minimum=surface.minimum, xlabel="$w_1$",
+                         ylabel="$w_2$", title=title or surface.name)
+    for i, run in enumerate(paths):
+        color = _PATH_COLORS[i % len(_PATH_COLORS)]
+        ax_map.plot(run.path[:, 0], run.path[:, 1], ".-", color=color, lw=1.2, ms=3, label=run.label)
+        ax_map.plot(*run.path[0], "o", color=color, markeredgecolor="k", ms=6)
+    ax_map.legend(loc="lower left", fontsize=7)
+    if ax_loss is not None:
+        for i, run in enumerate(paths):
+            excess = np.maximum(run.losses - surface.min_loss, 1e-16)
+            ax_loss.semilogy(np.arange(len(excess)), excess, color=_PATH_COLORS[i % len(_PATH_COLORS)],
+                             label=run.label + (" (diverged)" if run.diverged else ""))
+        ax_loss.set(xlabel="step", ylabel="loss − minimum (log scale)", title="loss along the path")
+        ax_loss.grid(True, which="major", alpha=0.3)
+        ax_loss.legend(fontsize=7)
+
+
+def optimizer_explorer(surface: Surface | None = None, start=(-3.0, 1.0), n_steps: int = 60, xs=None, ys=None,
+                       lr: float = 0.5, beta: float = 0.5):
+    """A log-scale learning-rate slider and a momentum slider β: redraws gradient descent and momentum from
+    ``start`` on ``surface`` (default :func:`ravine`) and their losses, and prints the final losses."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    surface = ravine() if surface is None else surface
+    start = _point(start, "start")
+    n_steps = _checks.as_int(n_steps, "n_steps")
+    xs = np.linspace(-3.5, 3.5, 141) if xs is None else xs
+    ys = np.linspace(-2.5, 2.5, 101) if ys is None else ys
+    lr_slider = W.FloatLogSlider(value=lr, base=10, min=-2, max=np.log10(2.5), step=0.02, description="lr",
+                                 continuous_update=False, readout_format=".3g", style={"description_width": "3em"})
+    beta_slider = W.FloatSlider(value=beta, min=0.0, max=0.99, step=0.01, description="β",
+                                continuous_update=False, readout_format=".2f", style={"description_width": "3em"})
+
+    def redraw(lr, beta):
+        gd, mom = gd_and_momentum(surface, lr, beta, start, n_steps)
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
+        show_paths(axes[0], axes[1], surface, [gd, mom], xs, ys)
+        fig.tight_layout()
+        plt.show()
+        print(f"after {n_steps} steps: gradient descent {gd.final_loss:.2e}"
+              f"{' (diverged)' if gd.diverged else ''}, momentum {mom.final_loss:.2e}"
+              f"{' (diverged)' if mom.diverged else ''}")
+
+    out = W.interactive_output(redraw, {"lr": lr_slider, "beta": beta_slider})
+    return W.VBox([W.HBox([lr_slider, beta_slider]), out])
