@@ -926,6 +926,7 @@ def gd_and_momentum(surface: Surface, lr: float, beta: float, start, n_steps: in
 
 
 _PATH_COLORS = ("tab:red", "tab:orange", "deepskyblue", "magenta", "white", "lime")
+_LOSS_COLORS = {"white": "black"}  # a white path shows on the contours, not on the white loss axes
 
 
 def show_paths(ax_map, ax_loss, surface: Surface, paths, xs, ys, title: str | None = None) -> None:
@@ -943,7 +944,8 @@ def show_paths(ax_map, ax_loss, surface: Surface, paths, xs, ys, title: str | No
     if ax_loss is not None:
         for i, run in enumerate(paths):
             excess = np.maximum(run.losses - surface.min_loss, 1e-16)
-            ax_loss.semilogy(np.arange(len(excess)), excess, color=_PATH_COLORS[i % len(_PATH_COLORS)],
+            color = _PATH_COLORS[i % len(_PATH_COLORS)]
+            ax_loss.semilogy(np.arange(len(excess)), excess, color=_LOSS_COLORS.get(color, color),
                              label=run.label + (" (diverged)" if run.diverged else ""))
         ax_loss.set(xlabel="step", ylabel="loss − minimum (log scale)", title="loss along the path")
         ax_loss.grid(True, which="major", alpha=0.3)
