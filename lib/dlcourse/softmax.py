@@ -99,7 +99,8 @@ def sgd_softmax_regression(X, y, n_classes: int, lr: float, batch_size: int, epo
     W starts at 0. Each epoch visits the rows in the order ``rng.permutation(n)``, with one
     ``rng = np.random.default_rng(seed)`` for the whole run, in batches of ``batch_size`` (the last one may be
     smaller); each batch takes one step W <- W - lr * (gradient of the batch's mean loss).
-    ``callback(step, W)``, if given, is called after every step (for plots; the lib never prints).
+    ``callback(step, W)``, if given, is called after every step (for plots; the lib never prints); W is then
+    updated in place, so a callback that keeps it must store ``W.copy()``.
     With ``batch_size >= n`` every step sees all the data: plain gradient descent, whatever the order.
     """
     X = _checks.as_matrix(X, "X")
