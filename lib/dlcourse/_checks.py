@@ -98,3 +98,21 @@ def as_positive_float(x, name: str) -> float:
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     return value
+
+
+def as_class_labels(y, name: str, n: int, k: int | None = None) -> np.ndarray:
+    """Integer class labels of shape ``(n,)`` in 0..k-1 (integral floats accepted), returned as int64."""
+    arr = np.asarray(y)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one label per row, got {arr.shape}")
+    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+        raise ValueError(f"{name} must hold integer class labels (0, 1, 2, ...), got non-integer values")
+    labels = arr.astype(np.int64)
+    if n and labels.min() < 0:
+        raise ValueError(f"{name} must hold class labels >= 0, got {labels.min()}")
+    if k is not None and n and labels.max() >= k:
+        raise ValueError(f"{name} must hold class labels in 0..{k - 1}, got {labels.max()}: there are only {k} "
+                         f"classes (one per column of the scores)")
+    return labels

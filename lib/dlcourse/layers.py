@@ -39,24 +39,6 @@ def _as_rng(rng) -> np.random.Generator:
     return np.random.default_rng(int(rng))
 
 
-def _as_class_labels(y, name: str, n: int, k: int | None = None) -> np.ndarray:
-    """Integer class labels of shape ``(n,)`` in 0..k-1 (integral floats accepted), returned as int64."""
-    arr = np.asarray(y)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one label per row, got {arr.shape}")
-    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-        raise ValueError(f"{name} must hold integer class labels (0, 1, 2, ...), got non-integer values")
-    labels = arr.astype(np.int64)
-    if n and labels.min() < 0:
-        raise ValueError(f"{name} must hold class labels >= 0, got {labels.min()}")
-    if k is not None and n and labels.max() >= k:
-        raise ValueError(f"{name} must hold class labels in 0..{k - 1} (one per column of the scores), "
-                         f"got {labels.max()}")
-    return labels
-
-
 def _check_linear(x, W, b=None):
     x = _checks.as_matrix(x, "x")
     W = _checks.as_float_array(W, "W", ndim=2)
@@ -148,7 +130,7 @@ def softmax_cross_entropy(logits, y):
     gradient (softmax(logits) - onehot(y)) / N of shape (N, K).
     """
     logits = _checks.as_matrix(logits, "logits")
-    y = _as_class_labels(y, "y", logits.shape[0], logits.shape[1])
+    y = _checks.as_class_labels(y, "y", logits.shape[0], logits.shape[1])
     return _ce_loss_and_grad(logits, y)
 
 
@@ -356,7 +338,7 @@ class SoftmaxCrossEntropy:
 
     def forward(self, logits, y) -> float:
         logits = _checks.as_matrix(logits, "logits")
-        y = _as_class_labels(y, "y", logits.shape[0], logits.shape[1])
+        y = _checks.as_class_labels(y, "y", logits.shape[0], logits.shape[1])
         loss, self.cache = _ce_loss_and_grad(logits, y)
         return loss
 

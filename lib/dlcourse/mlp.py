@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _checks, layers
 from .grading.guard import reference
-from .layers import _as_class_labels, _as_rng
+from .layers import _as_rng
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 BATCH_SIZE = 32
@@ -57,7 +57,7 @@ def _check_data(params, X, y=None):
     p = _check_params(params)
     X = _checks.as_matrix(X, "X", p["W1"].shape[0])
     if y is not None:
-        y = _as_class_labels(y, "y", X.shape[0], p["W2"].shape[1])
+        y = _checks.as_class_labels(y, "y", X.shape[0], p["W2"].shape[1])
     return p, X, y
 
 
@@ -104,9 +104,9 @@ def mlp_gradients(params, X, y) -> dict[str, np.ndarray]:
 
 def _check_training(X, y, hidden, lr, epochs, batch_size, n_classes):
     X = _checks.as_matrix(X, "X")
-    y = _as_class_labels(y, "y", X.shape[0])
+    y = _checks.as_class_labels(y, "y", X.shape[0])
     K = int(y.max()) + 1 if n_classes is None else _checks.as_int(n_classes, "n_classes")
-    y = _as_class_labels(y, "y", X.shape[0], K)
+    y = _checks.as_class_labels(y, "y", X.shape[0], K)
     hidden = _checks.as_int(hidden, "hidden")
     lr = _checks.as_positive_float(lr, "lr")
     epochs = _checks.as_int(epochs, "epochs", minimum=0)

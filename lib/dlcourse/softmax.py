@@ -13,21 +13,6 @@ from . import _checks
 from .grading.guard import reference
 
 
-def as_int_labels(y, name: str, n: int, n_classes: int | None = None) -> np.ndarray:
-    """Integer class labels of shape ``(n,)`` in 0..n_classes-1, returned as int64."""
-    v = np.asarray(y)
-    if v.ndim != 1 or v.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},), one label per row, got {v.shape}")
-    if v.size and not (np.issubdtype(v.dtype, np.integer) or np.all(np.mod(v, 1) == 0)):
-        raise ValueError(f"{name} must hold integer class labels, got {v.dtype} values like {v[0]!r}")
-    v = v.astype(np.int64)
-    if v.size and v.min() < 0:
-        raise ValueError(f"{name} must hold labels >= 0, got {v.min()}")
-    if n_classes is not None and v.size and v.max() >= n_classes:
-        raise ValueError(f"{name} holds label {v.max()}, but there are only {n_classes} classes (0..{n_classes - 1})")
-    return v
-
-
 @reference
 def softmax(Z) -> np.ndarray:
     """Row-wise softmax exp(z_k) / sum_j exp(z_j) of ``Z`` (n, K) (or a single row (K,)); same shape out.
@@ -56,7 +41,7 @@ def cross_entropy(P, y) -> float:
     A zero probability for the true label gives ``inf`` (the model was certain and wrong).
     """
     P = _checks.as_matrix(P, "P")
-    y = as_int_labels(y, "y", P.shape[0], P.shape[1])
+    y = _checks.as_class_labels(y, "y", P.shape[0], P.shape[1])
     with np.errstate(divide="ignore"):
         return float(-np.mean(np.log(P[np.arange(len(y)), y])))
 
@@ -84,7 +69,7 @@ def loss_and_grad(W, X, y) -> tuple[float, np.ndarray]:
     """
     X = _checks.as_matrix(X, "X")
     A = logits(W, X)
-    y = as_int_labels(y, "y", X.shape[0], A.shape[1])
+    y = _checks.as_class_labels(y, "y", X.shape[0], A.shape[1])
     P = softmax(A)
     loss = float(-np.mean(log_softmax(A)[np.arange(len(y)), y]))
     P[np.arange(len(y)), y] -= 1.0
@@ -105,7 +90,7 @@ def sgd_softmax_regression(X, y, n_classes: int, lr: float, batch_size: int, epo
     """
     X = _checks.as_matrix(X, "X")
     n_classes = _checks.as_int(n_classes, "n_classes", minimum=2)
-    y = as_int_labels(y, "y", X.shape[0], n_classes)
+    y = _checks.as_class_labels(y, "y", X.shape[0], n_classes)
     lr = _checks.as_positive_float(lr, "lr")
     batch_size = _checks.as_int(batch_size, "batch_size")
     epochs = _checks.as_int(epochs, "epochs", minimum=0)
@@ -127,8 +112,8 @@ def sgd_softmax_regression(X, y, n_classes: int, lr: float, batch_size: int, epo
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     """C[i, j] = number of examples of true class i predicted as class j; shape (K, K), int64."""
     n_classes = _checks.as_int(n_classes, "n_classes", minimum=1)
-    y_true = as_int_labels(y_true, "y_true", len(np.asarray(y_true)), n_classes)
-    y_pred = as_int_labels(y_pred, "y_pred", len(y_true), n_classes)
+    y_true = _checks.as_class_labels(y_true, "y_true", len(np.asarray(y_true)), n_classes)
+    y_pred = _checks.as_class_labels(y_pred, "y_pred", len(y_true), n_classes)
     C = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(C, (y_true, y_pred), 1)
     return C

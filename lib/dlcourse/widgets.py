@@ -6,11 +6,12 @@ builder only wires sliders to it and redraws a figure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks, linear, plots
+from . import _checks, layers, linear, plots
 
 # --- the computations behind the sliders -----------------------------------------------------------------
 
@@ -410,7 +411,6 @@ def graph_explorer(x: float = -2.0, y: float = 5.0, z: float = -4.0, lim: float 
 
 # --- lecture 04 ------------------------------------------------------------------------------------------
 
-from . import layers  # noqa: E402
 
 
 # --- lecture 04: universal approximation, one hidden layer at a time ----------------------------------------
@@ -625,7 +625,7 @@ class TrainedNet:
     def accuracy(self, X, y) -> float:
         """Fraction of the rows of X (N, D) whose most probable class is the label in y (N,)."""
         X = _checks.as_matrix(X, "X")
-        y = layers._as_class_labels(y, "y", X.shape[0])
+        y = _checks.as_class_labels(y, "y", X.shape[0])
         return float(np.mean(self.model.predict(X) == y))
 
 
@@ -640,9 +640,9 @@ def train_net(X, y, hidden, steps: int = 500, lr: float = 0.02, activation: str 
     from . import optim
 
     X = _checks.as_matrix(X, "X")
-    y = layers._as_class_labels(y, "y", X.shape[0])
+    y = _checks.as_class_labels(y, "y", X.shape[0])
     K = int(y.max()) + 1 if n_classes is None else _checks.as_int(n_classes, "n_classes")
-    y = layers._as_class_labels(y, "y", X.shape[0], K)
+    y = _checks.as_class_labels(y, "y", X.shape[0], K)
     steps = _checks.as_int(steps, "steps", minimum=0)
     model = build_net(X.shape[1], hidden, K, activation, seed)
     opt = optim.Adam(lr=lr)
@@ -763,7 +763,6 @@ def count_linear_pieces(fn, a: float, b: float, n_points: int = 20001, tol: floa
 # dlcourse.optim on it (optionally with noisy gradients and a learning-rate schedule); gd_and_momentum is what
 # the learning-rate / momentum sliders show; show_paths draws paths on the contours and their losses.
 
-from collections.abc import Callable  # noqa: E402
 
 
 def _points(P, name: str = "P") -> np.ndarray:
