@@ -50,6 +50,16 @@ def as_labels01(y, name: str, n: int) -> np.ndarray:
     return v
 
 
+def as_labels_pm1(y, name: str, n: int) -> np.ndarray:
+    """Labels of shape ``(n,)`` with values in {-1, +1}, returned as float64."""
+    v = as_float_array(y, name, ndim=1)
+    if v.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match the {n} rows of X, got {v.shape}")
+    if not np.all((v == -1) | (v == 1)):
+        raise ValueError(f"{name} must contain only the labels -1 and +1 (convert 0/1 labels with 2 * y - 1)")
+    return v
+
+
 def as_scalar(x, name: str) -> float:
     """A finite real number."""
     arr = as_float_array(x, name)

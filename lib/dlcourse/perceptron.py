@@ -21,16 +21,6 @@ from . import _checks
 from .grading.guard import reference
 
 
-def as_labels_pm1(y, name: str, n: int) -> np.ndarray:
-    """Labels of shape ``(n,)`` with values in {-1, +1}, returned as float64."""
-    v = _checks.as_float_array(y, name, ndim=1)
-    if v.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) to match the {n} rows of X, got {v.shape}")
-    if not np.all((v == -1) | (v == 1)):
-        raise ValueError(f"{name} must contain only the labels -1 and +1 (convert 0/1 labels with 2 * y - 1)")
-    return v
-
-
 def with_bias(X) -> np.ndarray:
     """Append a constant-1 column: (n, d) -> (n, d + 1). The last weight then plays the role of the bias."""
     X = _checks.as_matrix(X, "X")
@@ -39,7 +29,7 @@ def with_bias(X) -> np.ndarray:
 
 def _problem(X, y, w=None):
     X = _checks.as_matrix(X, "X")
-    y = as_labels_pm1(y, "y", X.shape[0])
+    y = _checks.as_labels_pm1(y, "y", X.shape[0])
     if w is None:
         return X, y
     return X, y, _checks.as_vector(w, "w", X.shape[1])
