@@ -2,7 +2,9 @@
 
 Runs each notebook top to bottom in a fresh kernel from its own folder, in fast mode on the CPU (the Makefile
 unsets DLCOURSE_FULL and DLCOURSE_DEVICE), and rewrites it only if every cell succeeded. Prints the time
-each one took: the README's timing figures come from here and from the nbval run.
+each one took: the README's timing figures come from here and from the nbval run. Uses
+dlcourse._execution.ReliableNotebookClient: plain nbclient can sit out the whole cell timeout after a cell
+with an ipywidgets Output widget (NOTES.md, "The jupyter client's lost wake-up").
 """
 
 import argparse
@@ -11,15 +13,16 @@ import sys
 import time
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from dlcourse._execution import ReliableNotebookClient
 
 
 def execute(path: str, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+    client = ReliableNotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                                    resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
     client.execute()
     elapsed = time.perf_counter() - start
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
