@@ -271,3 +271,17 @@ def test_elementary_functions_on_plain_numbers_and_extremes():
 def test_bad_input_is_a_clear_error(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_worked_example_has_the_chain_rule_gradients():
+    g = ad.worked_example(-2, 5, -4)
+    assert (g["f"].data, g["q"].data) == (-12.0, 3.0)
+    assert [g[k].grad for k in "xyzqf"] == [-4.0, -4.0, 3.0, -4.0, 1.0]
+    rng = np.random.default_rng(0)
+    for x, y, z in rng.normal(size=(5, 3)):
+        g = ad.worked_example(x, y, z)
+        assert g["f"].data == pytest.approx((x + y) * z)
+        assert (g["x"].grad, g["y"].grad, g["z"].grad) == pytest.approx((z, z, x + y))
+    assert [g[k].label for k in "xyzqf"] == list("xyzqf")
+    with pytest.raises(ValueError, match="y must be finite"):
+        ad.worked_example(1.0, float("nan"), 2.0)

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from dlcourse import linear
-from dlcourse.grading import Case, CheckFailed, check_function, guard
+from dlcourse import _reference, data, linear
+from dlcourse.grading import Case, CheckFailed, check_behaviour, check_function, guard
 from dlcourse.grading.core import compare_value, describe
 
 
@@ -26,7 +26,7 @@ PAIR_CASES = [Case((np.arange(3.0),), "a small vector")]
 
 
 def check(student, **kw):
-    check_function(student, kw.pop("reference", ref_affine), kw.pop("cases", CASES), name="f", **kw)
+    return check_function(student, kw.pop("reference", ref_affine), kw.pop("cases", CASES), name="f", **kw)
 
 
 def test_a_correct_function_passes_quietly(capsys):
@@ -138,10 +138,11 @@ def test_calling_the_reference_solution_fails_however_it_is_reached():
         lambda z: linear.sigmoid.__call__(z),
     ]
     for student in students:
-        with pytest.raises(CheckFailed, match="calls dlcourse.linear.sigmoid, the course library's reference solution"):
+        with pytest.raises(CheckFailed, match="calls dlcourse.linear.sigmoid: the course library's reference solution"):
             check_function(student, linear.sigmoid, cases, name="sigmoid")
-    assert guard.reference_name(linear.sigmoid) == "dlcourse.linear.sigmoid"
-    assert guard.reference_name(linear.log_sigmoid) is None
+    assert _reference.reference_name(linear.sigmoid) == "dlcourse.linear.sigmoid"
+    assert _reference.reference_name(linear.log_sigmoid) == "dlcourse.linear.log_sigmoid"  # the whole module
+    assert _reference.reference_name(data.moons) is None  # data sets are not answers
 
 
 def test_lent_functions_replace_the_students_own_and_are_restored():
@@ -198,13 +199,45 @@ def test_forbidden_warnings_fail():
 
 
 def test_the_student_cannot_corrupt_the_reference_inputs():
+    cases = [Case((np.arange(3.0), 2.0), "a small vector"), Case((np.arange(3.0), 2.0), "the same vector again")]
+    seen_by_judge = []
+
     def f(x, a):
         x *= 0  # mutates its argument in place
         return a * x + 1
 
     with pytest.raises(CheckFailed) as err:
-        check(f)
+        check(f, cases=cases)
+    assert "x = array([0., 1., 2.])" in str(err.value)  # the feedback shows the inputs as they were
     assert "expected array([1., 3., 5.])" in str(err.value)  # the reference saw the original input
+    np.testing.assert_array_equal(cases[0].args[0], [0.0, 1.0, 2.0])  # the case itself is untouched
+
+    def g(x, a):
+        x *= 0
+        return 0.0
+
+    check_behaviour(g, cases, lambda case, result: seen_by_judge.append(case.args[0].copy()), name="g")
+    assert all(np.array_equal(x, [0.0, 1.0, 2.0]) for x in seen_by_judge)  # so does a behaviour judge
+
+
+def test_the_two_tests_above_fail_on_the_bugs_they_name(monkeypatch):
+    """Mutation tests: each guard test must fail when its guard is removed."""
+    monkeypatch.setattr(guard, "fresh_inputs", lambda args, kwargs: (args, kwargs))  # no copy of the inputs
+    with pytest.raises((AssertionError, pytest.fail.Exception)):
+        test_the_student_cannot_corrupt_the_reference_inputs()
+    monkeypatch.undo()
+    monkeypatch.setitem(globals(), "check_function", lambda *a, **k: "partial credit")  # a check returning a value
+    with pytest.raises(AssertionError):
+        test_a_correct_function_passes_quietly(_Captured())
+
+
+class _Captured:
+    """A stand-in for pytest's capsys in the mutation test above."""
+
+    def readouterr(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(out="✓ f: all 2 checks passed\n", err="")
 
 
 def test_checkfailed_renders_without_frames():
@@ -224,3 +257,36 @@ def test_describe_and_compare_value():
     assert compare_value(1.0, np.float32(1.0), "x", 1e-6, 0) is None
     assert compare_value(1.0, np.array(1.0), "x", 1e-6, 0) is None
     assert "inf" in compare_value(1.0, np.inf, "x", 1e-6, 0)
+
+
+# --- torch answers (ps5 and later hand in tensors) -------------------------------------------------------------
+
+
+def test_torch_tensors_are_compared_as_arrays_whatever_their_autograd_state():
+    import torch
+
+    x = torch.tensor([1.0, 3.0, 5.0], dtype=torch.float64, requires_grad=True)
+    assert compare_value(np.array([1.0, 3.0, 5.0]), x * 1.0, "out", 1e-9, 0) is None  # attached to a graph
+    assert compare_value(2.5, torch.tensor(2.5, dtype=torch.float64), "loss", 1e-9, 0) is None  # a 0-d tensor
+    check(lambda x, a: torch.as_tensor(a * np.asarray(x, float) + 1).requires_grad_(True))
+
+
+def test_torch_mistakes_are_reported_in_words():
+    import torch
+
+    one = compare_value(2.5, torch.tensor([2.5]), "loss", 1e-9, 0)
+    assert "expected a single number" in one and "torch tensor of shape (1,)" in one and ".item()" in one
+    shape = compare_value(np.zeros((2, 3)), torch.zeros(3, 2, requires_grad=True), "out", 1e-9, 0)
+    assert "expected shape (2, 3), got a torch tensor of shape (3, 2) (torch.float32, requires_grad)" == shape[5:]
+    low = compare_value(np.array([1 / 3, 2 / 3]), torch.tensor([1 / 3, 2 / 3], dtype=torch.float32), "p", 1e-9, 0)
+    assert "float32" in low and "float64" in low  # the rounding of float32 explains the difference
+    wrong = compare_value(np.array([1.0, 2.0]), torch.tensor([1.0, 5.0], dtype=torch.float64), "p", 1e-9, 0)
+    assert "p is wrong" in wrong and "wrong at 1 of 2 entries, index 1" in wrong and "float64" not in wrong.split(";")[-1]
+    listed = compare_value(np.zeros(2), [torch.tensor(0.0), torch.tensor(0.0)], "p", 1e-9, 0)
+    assert "torch.stack" in listed
+    assert describe(torch.ones(2, 2)).startswith("a torch tensor of shape (2, 2) (torch.float32): array(")
+
+
+def test_the_dtype_of_a_wrong_answer_is_named():
+    assert "of numbers, got" in compare_value(np.zeros(2), np.array(["a", "b"]), "p", 1e-9, 0)
+    assert "complex" in compare_value(np.zeros(2), np.zeros(2, dtype=complex), "p", 1e-9, 0)

@@ -167,3 +167,56 @@ def test_hidden_seeds_draw_other_inputs():
     seen.clear()
     checks.check_sigmoid(spy, seed=3141, n_random=4)
     assert not np.array_equal(visible[-1], seen[-1])
+
+
+# --- correct answers that must score, routes into the lib that must not (issue 8, each failed before) -------
+
+
+def test_a_stable_sigmoid_with_a_debug_warning_passes_and_the_warning_is_a_note(capsys):
+    import warnings
+
+    def chatty_sigmoid(z):
+        warnings.warn("computing the sigmoid")  # a debug message, not instability
+        return sigmoid(z)
+
+    checks.check_sigmoid(chatty_sigmoid)
+    out = capsys.readouterr().out
+    assert out.startswith("✓ sigmoid") and "note: sigmoid emitted 'UserWarning: computing the sigmoid'" in out
+
+
+def test_a_numerical_warning_still_fails_the_sigmoid():
+    def overflowing(z):
+        z = np.asarray(z, float)
+        with np.errstate(over="warn"):
+            big = np.exp(-z)  # overflows at z = -1000
+        return sigmoid(z) + 0.0 * np.minimum(big, 0.0)
+
+    fails(checks.check_sigmoid, overflowing, "emitted a warning (RuntimeWarning: overflow encountered in exp)")
+
+
+def test_a_torch_sigmoid_with_requires_grad_is_accepted(capsys):
+    import torch
+
+    def torch_sigmoid(z):
+        t = torch.as_tensor(np.asarray(z, dtype=float), dtype=torch.float64).requires_grad_(True)
+        out = torch.sigmoid(t)
+        return out if out.ndim else out.reshape(())  # a tensor, still attached to its graph
+
+    checks.check_sigmoid(torch_sigmoid)
+    assert capsys.readouterr().out.startswith("✓ sigmoid")
+
+
+@pytest.mark.parametrize("route", ["layers.sigmoid_forward", "layers.Sigmoid().forward", "_numerics.sigmoid",
+                                   "autodiff.Value.sigmoid"])
+def test_a_sigmoid_that_calls_the_course_code_under_another_name_gets_no_points(route):
+    from dlcourse import _numerics, autodiff, layers
+
+    call = {"layers.sigmoid_forward": layers.sigmoid_forward, "layers.Sigmoid().forward": layers.Sigmoid().forward,
+            "_numerics.sigmoid": _numerics.sigmoid,
+            "autodiff.Value.sigmoid": np.vectorize(lambda v: autodiff.Value(float(v)).sigmoid().data)}[route]
+
+    def sneaky(z):
+        out = call(np.asarray(z, float))
+        return float(out) if np.ndim(out) == 0 else out
+
+    fails(checks.check_sigmoid, sneaky, "reference solution", "dlcourse.")

@@ -51,13 +51,12 @@ class Value:
     def __init__(self, data, _children=()):
         self.data, self.grad, self._prev, self._back = float(data), 0.0, _children, lambda: None
 
-    @staticmethod
-    def _v(x):
-        return x if isinstance(x, Value) else Value(x)
+    def _v(self, x):
+        return x if isinstance(x, Value) else type(self)(x)
 
     def __add__(self, o):
         o = self._v(o)
-        out = Value(self.data + o.data, (self, o))
+        out = type(self)(self.data + o.data, (self, o))
 
         def back():
             self.grad += out.grad
@@ -67,7 +66,7 @@ class Value:
 
     def __mul__(self, o):
         o = self._v(o)
-        out = Value(self.data * o.data, (self, o))
+        out = type(self)(self.data * o.data, (self, o))
 
         def back():
             self.grad += o.data * out.grad
@@ -76,7 +75,7 @@ class Value:
         return out
 
     def __pow__(self, k):
-        out = Value(self.data ** k, (self,))
+        out = type(self)(self.data ** k, (self,))
 
         def back():
             self.grad += k * self.data ** (k - 1) * out.grad
@@ -84,7 +83,7 @@ class Value:
         return out
 
     def _unary(self, value, slope):
-        out = Value(value, (self,))
+        out = type(self)(value, (self,))
 
         def back():
             self.grad += slope * out.grad
@@ -247,3 +246,66 @@ def test_a_value_that_wraps_the_library_is_calling_the_solution():
 
     with pytest.raises(CheckFailed, match="reference solution"):
         checks.check_value(autodiff.Value)
+
+
+# --- backprop's accumulation: reused nodes and repeated backward() (issue 8) -----------------------------------
+
+
+class RecursiveValue(Value):
+    """backward() without a topological order: each node pushes its gradient on as soon as it receives some."""
+
+    def backward(self):
+        self.grad = 1.0
+        self._send()
+
+    def _send(self):
+        self._back()  # pushes this node's *current* grad to its inputs ...
+        for child in self._prev:
+            child._send()  # ... and each input immediately passes on what it has so far
+
+
+class AccumulatingAcrossCalls(Value):
+    """A correct topological backward that forgets to reset the gradients before propagating."""
+
+    def backward(self):
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((c, False) for c in node._prev)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._back()
+
+
+def test_recursive_backward_double_counts_a_reused_node():
+    a, b = RecursiveValue(2.0), RecursiveValue(3.0)
+    q = a * b
+    (q * q + q).backward()
+    assert a.grad == 117.0  # the mistake, worked out by hand in the question; topological order gives 39
+    with pytest.raises(CheckFailed) as info:
+        checks.check_value(RecursiveValue)
+    assert "used twice" in str(info.value) and "[a.grad, b.grad, c.grad] is wrong" in str(info.value)
+    with pytest.raises(CheckFailed):
+        checks.check_value(RecursiveValue, seed=1123, n_random=6)
+
+
+def test_gradients_must_restart_from_zero_on_every_backward():
+    with pytest.raises(CheckFailed) as info:
+        checks.check_value(AccumulatingAcrossCalls)
+    assert "backward() called twice" in str(info.value)
+
+
+def test_the_forgotten_relu_mask_is_pointed_at_the_negative_inputs():
+    with pytest.raises(CheckFailed) as info:
+        checks.check_relu_backward(lambda dout, x: np.asarray(dout, float).copy())
+    msg = str(info.value)
+    assert "the wrong entries are where x < 0 and where x = 0 exactly" in msg
+    assert "wrong at 2 of 3 entries, index (0, 0), (0, 1)" in msg
+    with pytest.raises(CheckFailed) as info:  # x >= 0 instead of x > 0: wrong at the kink only
+        checks.check_relu_backward(lambda dout, x: np.where(np.asarray(x) >= 0, dout, 0.0))
+    assert "the wrong entries are where x = 0 exactly" in str(info.value)

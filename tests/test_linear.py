@@ -203,3 +203,51 @@ def test_quadratic_feature_map_is_the_polynomial_kernel():
     rng = np.random.default_rng(7)
     X, Z = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
     np.testing.assert_allclose(linear.quadratic_feature_map(X) @ linear.quadratic_feature_map(Z).T, (X @ Z.T) ** 2)
+
+
+def test_covariance_2d():
+    S = linear.covariance_2d(2.0, 0.5, -0.3)
+    np.testing.assert_allclose(S, [[4.0, -0.3], [-0.3, 0.25]])
+    assert np.all(np.linalg.eigvalsh(S) > 0)
+    with pytest.raises(ValueError, match="rho"):
+        linear.covariance_2d(1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="s1 must be > 0"):
+        linear.covariance_2d(0.0, 1.0, 0.0)
+
+
+def test_gaussian_pair_is_the_bayes_posterior():
+    pair = linear.gaussian_pair(-1.0, 0.0, 1.0, 0.5, 1.2, 0.7, 0.4, 0.3)
+    rng = np.random.default_rng(0)
+    X = rng.normal(scale=2.0, size=(100, 2))
+    np.testing.assert_allclose(linear.sigmoid(X @ pair.w + pair.b),
+                               linear.gaussian_posterior(X, pair.mu0, pair.mu1, pair.Sigma, prior1=0.3), atol=1e-12)
+    x0 = pair.boundary_point()
+    assert linear.gaussian_posterior(x0[None, :], pair.mu0, pair.mu1, pair.Sigma, prior1=0.3)[0] == pytest.approx(0.5)
+
+
+def test_the_prior_moves_the_boundary_along_w_only():
+    low, high = (linear.gaussian_pair(0, 0, 1, 1, 1, 1, 0.2, p) for p in (0.2, 0.8))
+    np.testing.assert_allclose(low.w, high.w)
+    shift = high.boundary_point() - low.boundary_point()
+    assert abs(shift @ np.array([-low.w[1], low.w[0]])) < 1e-12  # no component along the boundary
+    assert shift @ low.w < 0  # a likelier class 1 pushes the boundary towards class 0
+
+
+def test_logistic_hessian_is_the_derivative_of_the_gradient_and_bounded_by_its_value_at_zero():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 2)) + 1.0, rng.integers(0, 2, 50)
+    theta = np.array([0.7, -1.2, 0.4])  # (w1, w2, b)
+    H = linear.logistic_hessian(theta[:2], theta[2], X)
+
+    def grad(t):
+        dw, db = linear.nll_grad(t[:2], t[2], X, y)
+        return np.r_[dw, db]
+
+    H_num = np.array([numerical_gradient(lambda t, k=k: grad(t)[k], theta) for k in range(3)])
+    np.testing.assert_allclose(H, H_num, atol=1e-8)
+    assert np.all(np.linalg.eigvalsh(H) > 0)
+    H0 = linear.logistic_hessian(np.zeros(2), 0.0, X)
+    np.testing.assert_allclose(H0, np.c_[X, np.ones(50)].T @ np.c_[X, np.ones(50)] / 200)
+    assert np.linalg.eigvalsh(H0 - H).min() > -1e-12  # H(0, 0) - H(theta) is positive semi-definite
+    with pytest.raises(ValueError, match=r"w must have shape \(2,\)"):
+        linear.logistic_hessian(np.zeros(3), 0.0, X)

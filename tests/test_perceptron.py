@@ -162,3 +162,31 @@ def test_separable_data_always_has_both_labels():
     for seed in range(100):
         _, y, _ = data.separable(20, d=1, margin=0.05, rng=seed)
         assert set(np.unique(y)) == {-1, 1}, seed
+
+
+def test_trace_update_is_one_application_of_the_rule():
+    X, y, _ = data.separable(30, 2, 0.1, rng=1)
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    trace = P.perceptron_trace(X, y)
+    start = trace.update(0)
+    assert start.index is None and start.w_prev is None and not start.w.any()
+    for k in range(1, trace.n_updates + 1):
+        step = trace.update(k)
+        i = step.index
+        assert y[i] * (step.w_prev @ X[i]) <= 0  # it was a mistake ...
+        np.testing.assert_allclose(step.w - step.w_prev, y[i] * X[i])  # ... and the update is w += y x
+    with pytest.raises(ValueError, match="between 0 and the number of updates"):
+        trace.update(trace.n_updates + 1)
+
+
+def test_margin_experiment_obeys_the_theorem_and_a_smaller_margin_costs_more_updates():
+    wide, narrow = (P.margin_experiment(m, n=60, seed=23) for m in (0.2, 0.01))
+    for run, requested in ((wide, 0.2), (narrow, 0.01)):
+        assert run.trace.converged and run.n_updates <= run.bound
+        assert run.gamma >= requested - 1e-9  # the generating hyperplane already has that margin
+        assert np.linalg.norm(run.w_star) == pytest.approx(1.0)
+        assert P.margin(run.X, run.y, run.w_star) == pytest.approx(run.gamma)
+        assert run.bound == pytest.approx(run.R**2 / run.gamma**2)
+    assert narrow.gamma < wide.gamma and narrow.bound > wide.bound and narrow.n_updates > 10 * wide.n_updates
+    with pytest.raises(ValueError, match="margin must be > 0"):
+        P.margin_experiment(0.0)

@@ -1,7 +1,8 @@
-"""Input validation shared by the public functions of the lib.
+"""Argument validation shared by the public functions of the lib.
 
 Every public function checks its arguments with these helpers, so that bad input fails early with a
-``ValueError`` that says what was expected (not a numpy broadcasting error three calls deeper).
+``ValueError`` that says what was expected (not a numpy broadcasting error three calls deeper). Also the one
+place where a seed becomes a random generator (:func:`as_rng`).
 """
 
 from __future__ import annotations
@@ -126,3 +127,12 @@ def as_class_labels(y, name: str, n: int, k: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must hold class labels in 0..{k - 1}, got {labels.max()}: there are only {k} "
                          f"classes (one per column of the scores)")
     return labels
+
+
+def as_rng(rng, name: str = "rng") -> np.random.Generator:
+    """A numpy Generator as is, or a non-negative integer seed turned into ``np.random.default_rng(seed)``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise ValueError(f"{name} must be a numpy Generator or a non-negative integer seed, got {rng!r}")
+    return np.random.default_rng(int(rng))

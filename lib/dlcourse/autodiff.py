@@ -25,6 +25,10 @@ from typing import Self
 
 import numpy as np
 
+from . import _numerics, _reference, _validate
+
+_reference.reference_module(__name__)
+
 _REAL = (int, float, np.integer, np.floating)
 
 
@@ -33,12 +37,6 @@ def _as_real(x, what: str) -> float:
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, _REAL):
         raise TypeError(f"{what} must be a real number (int, float or numpy scalar), got {type(x).__name__}")
     return float(x)
-
-
-def _sigmoid(x: float) -> float:
-    """1 / (1 + e^-x) without overflow: only ever exponentiates -|x|."""
-    e = math.exp(-abs(x))
-    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
 
 
 def _as_inputs(xs) -> list[float]:
@@ -129,7 +127,7 @@ class _Scalar:
 
     def sigmoid(self) -> Self:
         """1 / (1 + e^-x) without overflow, slope s(1 - s)."""
-        s = _sigmoid(self._primal)
+        s = float(_numerics.sigmoid(np.float64(self._primal)))
         return self._apply(s, s * (1.0 - s), "sigmoid")
 
 
@@ -297,6 +295,21 @@ def reverse_gradient(f: Callable[..., Value], xs: Sequence[float]) -> tuple[floa
     out = Value._lift(f(*inputs))
     out.backward()
     return out.data, np.array([v.grad for v in inputs], dtype=float)
+
+
+def worked_example(x: float, y: float, z: float) -> dict[str, Value]:
+    """The lecture's worked example f = (x + y)·z on :class:`Value`, after ``f.backward()``.
+
+    Returns ``{"x", "y", "z", "q", "f": Value}``, the nodes of the graph labelled by their names (q = x + y is
+    the intermediate sum): every ``grad`` is df/d(node), i.e. df/dx = df/dy = df/dq = z and df/dz = x + y.
+    """
+    xv, yv, zv = (Value(_validate.as_scalar(v, name), label=name) for v, name in ((x, "x"), (y, "y"), (z, "z")))
+    q = xv + yv
+    q.label = "q"
+    f = q * zv
+    f.label = "f"
+    f.backward()
+    return {"x": xv, "y": yv, "z": zv, "q": q, "f": f}
 
 
 # --- the elementary functions for numbers, Duals and Values alike -----------------------------------------

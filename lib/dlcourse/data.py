@@ -1,7 +1,7 @@
 """Data sets for the course: all offline, all seeded.
 
-* toy 2-D problems: two Gaussian classes (shared or different covariances), moons, XOR, separable data with
-  a margin;
+* toy 2-D problems: two Gaussian classes (shared or different covariances), moons, XOR, a disc inside a
+  ring, two spirals, separable data with a margin;
 * scikit-learn's bundled 8x8 digits, with one fixed held-out split that every assignment uses;
 * Fashion-MNIST, found locally or downloaded once into a cache with a sha256 check.
 """
@@ -18,19 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _checks, runtime
+from . import _validate, runtime
 
 # ---------------------------------------------------------------------------------------------------------
 # Toy 2-D problems
 # ---------------------------------------------------------------------------------------------------------
-
-
-def _rng(seed_or_rng) -> np.random.Generator:
-    if isinstance(seed_or_rng, np.random.Generator):
-        return seed_or_rng
-    if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, (int, np.integer)):
-        raise ValueError(f"rng must be a numpy Generator or an integer seed, got {type(seed_or_rng).__name__}")
-    return np.random.default_rng(int(seed_or_rng))
 
 
 def gaussian_classes(n: int, mu0, mu1, Sigma0, Sigma1=None, prior1: float = 0.5, rng=0):
@@ -41,14 +33,14 @@ def gaussian_classes(n: int, mu0, mu1, Sigma0, Sigma1=None, prior1: float = 0.5,
 
     Returns ``X`` of shape (n, d) and ``y`` of shape (n,), integer labels in {0, 1}.
     """
-    n = _checks.as_int(n, "n")
-    mu0 = _checks.as_vector(mu0, "mu0")
+    n = _validate.as_int(n, "n")
+    mu0 = _validate.as_vector(mu0, "mu0")
     d = mu0.shape[0]
-    mu1 = _checks.as_vector(mu1, "mu1", d)
-    Sigma0 = _checks.as_covariance(Sigma0, "Sigma0", d)
-    Sigma1 = Sigma0 if Sigma1 is None else _checks.as_covariance(Sigma1, "Sigma1", d)
-    prior1 = _checks.as_probability(prior1, "prior1")
-    rng = _rng(rng)
+    mu1 = _validate.as_vector(mu1, "mu1", d)
+    Sigma0 = _validate.as_covariance(Sigma0, "Sigma0", d)
+    Sigma1 = Sigma0 if Sigma1 is None else _validate.as_covariance(Sigma1, "Sigma1", d)
+    prior1 = _validate.as_probability(prior1, "prior1")
+    rng = _validate.as_rng(rng)
     y = (rng.random(n) < prior1).astype(np.int64)
     z = rng.standard_normal((n, d))
     L0, L1 = np.linalg.cholesky(Sigma0), np.linalg.cholesky(Sigma1)
@@ -58,11 +50,11 @@ def gaussian_classes(n: int, mu0, mu1, Sigma0, Sigma1=None, prior1: float = 0.5,
 
 def moons(n: int, noise: float = 0.1, rng=0):
     """Two interleaving half circles: ``X`` (n, 2), ``y`` (n,) in {0, 1}; not linearly separable."""
-    n = _checks.as_int(n, "n", minimum=2)
-    noise = _checks.as_scalar(noise, "noise")
+    n = _validate.as_int(n, "n", minimum=2)
+    noise = _validate.as_scalar(noise, "noise")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
-    rng = _rng(rng)
+    rng = _validate.as_rng(rng)
     y = np.arange(n) % 2
     t = rng.uniform(0.0, np.pi, n)
     X = np.where(
@@ -78,14 +70,54 @@ def xor(n: int, noise: float = 0.3, rng=0):
 
     Returns ``X`` (n, 2), ``y`` (n,) in {0, 1}.
     """
-    n = _checks.as_int(n, "n")
-    noise = _checks.as_scalar(noise, "noise")
+    n = _validate.as_int(n, "n")
+    noise = _validate.as_scalar(noise, "noise")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
-    rng = _rng(rng)
+    rng = _validate.as_rng(rng)
     corners = rng.choice([-1.0, 1.0], size=(n, 2))
     y = (corners[:, 0] != corners[:, 1]).astype(np.int64)
     return corners + noise * rng.standard_normal((n, 2)), y
+
+
+def disc_and_ring(n: int, rng=0, inner: float = 1.0, ring=(1.3, 2.0)):
+    """A disc of radius ``inner`` (label 0) inside a ring of radii ``ring`` (label 1), centred at the origin.
+
+    Labels alternate 0, 1, 0, ...; radii are uniform in [0, inner] or [ring[0], ring[1]], angles uniform. Not
+    linearly separable in (x1, x2), separable by a circle: linear in the features (x1², x2², ...). Returns
+    ``X`` (n, 2), ``y`` (n,) in {0, 1}.
+    """
+    n = _validate.as_int(n, "n")
+    inner = _validate.as_positive_float(inner, "inner")
+    lo, hi = (_validate.as_positive_float(r, "ring") for r in ring)
+    if not inner < lo < hi:
+        raise ValueError(f"need inner < ring[0] < ring[1] (a gap between disc and ring), got {inner}, {ring}")
+    rng = _validate.as_rng(rng)
+    y = np.arange(n) % 2
+    radius = np.where(y == 1, rng.uniform(lo, hi, n), rng.uniform(0.0, inner, n))
+    angle = rng.uniform(0.0, 2 * np.pi, n)
+    return radius[:, None] * np.c_[np.cos(angle), np.sin(angle)], y.astype(np.int64)
+
+
+def spirals(n: int, rng=0, turns: float = 2.0, noise: float = 0.05):
+    """Two interleaved spiral arms, ``turns`` turns each, out to radius 2: ``X`` (n, 2), ``y`` (n,) in {0, 1}.
+
+    Labels alternate 0, 1, 0, ...; arm 1 is arm 0 turned by 180 degrees. A point's angle along its arm is
+    sqrt(u) · turns · 2π with u uniform in [0.02, 1] (so points are spread evenly along the arm's length), its
+    radius grows linearly with that angle, and N(0, noise²) is added to each coordinate. Hard for a shallow
+    network: the boundary winds around the origin.
+    """
+    n = _validate.as_int(n, "n")
+    turns = _validate.as_positive_float(turns, "turns")
+    noise = _validate.as_scalar(noise, "noise")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    rng = _validate.as_rng(rng)
+    y = np.arange(n) % 2
+    angle = np.sqrt(rng.uniform(0.02, 1.0, n)) * turns * 2 * np.pi
+    radius = 2 * angle / (turns * 2 * np.pi)
+    X = np.c_[radius * np.cos(angle + np.pi * y), radius * np.sin(angle + np.pi * y)]
+    return X + noise * rng.standard_normal((n, 2)), y.astype(np.int64)
 
 
 def separable(n: int, d: int = 2, margin: float = 0.1, rng=0):
@@ -97,12 +129,12 @@ def separable(n: int, d: int = 2, margin: float = 0.1, rng=0):
     unit normal ``w_true`` (d + 1,) of that hyperplane (a separator, not necessarily the max-margin one). Both
     labels occur (for n >= 2): a hyperplane with every point on one side is replaced by a new one.
     """
-    n = _checks.as_int(n, "n")
-    d = _checks.as_int(d, "d")
-    margin = _checks.as_scalar(margin, "margin")
+    n = _validate.as_int(n, "n")
+    d = _validate.as_int(d, "d")
+    margin = _validate.as_scalar(margin, "margin")
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
-    rng = _rng(rng)
+    rng = _validate.as_rng(rng)
     for _ in range(100):  # a new hyperplane whenever all the points fall on one side of it
         w_true = rng.standard_normal(d + 1)
         w_true[-1] *= 0.3  # keep the boundary near the centre of the box

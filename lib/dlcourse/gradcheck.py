@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _checks
+from . import _reference, _validate
+
+_reference.reference_module(__name__)
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -> np.ndarray:
@@ -15,8 +17,8 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -
     ``f`` maps an array shaped like ``x`` to a scalar; the result has the shape of ``x``. ``x`` is not
     modified. The error is O(eps^2) plus rounding of order (machine epsilon * |f|) / eps.
     """
-    x = _checks.as_float_array(x, "x").copy()
-    eps = _checks.as_positive_float(eps, "eps")
+    x = _validate.as_float_array(x, "x").copy()
+    eps = _validate.as_positive_float(eps, "eps")
     grad = np.zeros_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
@@ -32,8 +34,8 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -
 
 def relative_error(a, b) -> float:
     """max |a - b| / max(|a| + |b|, tiny): ~1e-7 or less means two gradients agree."""
-    a = _checks.as_float_array(a, "a")
-    b = _checks.as_float_array(b, "b")
+    a = _validate.as_float_array(a, "a")
+    b = _validate.as_float_array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     if a.size == 0:
@@ -66,8 +68,8 @@ def gradient_check(f: Callable[[dict[str, np.ndarray]], float], inputs: dict, an
     base = {name: np.asarray(value) for name, value in inputs.items()}
     errors = {}
     for name, grad in analytic.items():
-        x = _checks.as_float_array(base[name], name)
-        grad = _checks.as_float_array(grad, f"analytic[{name!r}]")
+        x = _validate.as_float_array(base[name], name)
+        grad = _validate.as_float_array(grad, f"analytic[{name!r}]")
         if grad.shape != x.shape:
             raise ValueError(f"analytic[{name!r}] must have the shape of inputs[{name!r}], {x.shape}; got {grad.shape}")
         numeric = numerical_gradient(lambda v, name=name: f({**base, name: v}), x, eps)
@@ -98,7 +100,7 @@ def check_layer(layer, x, seed: int = 0, eps: float = 1e-6) -> dict[str, float]:
     Returns ``{"x": error, name: error, ...}`` (see :func:`gradient_check`). Parameters are perturbed in place
     and restored afterwards. A stochastic layer (dropout in training mode) must be checked in eval mode.
     """
-    x = _checks.as_float_array(x, "x")
+    x = _validate.as_float_array(x, "x")
     rng = np.random.default_rng(seed)
     params = _param_dict(layer)
     if "x" in params:

@@ -12,8 +12,8 @@ Two views of the same maths:
   in place from ``grads``.
 
 Shapes: a batch ``x`` of N examples is (N, D); labels ``y`` are integers in 0..K-1 of shape (N,).
-Everything is float64. The classes call private kernels, never the graded functions, so that a student's
-code may use them freely.
+Everything is float64. The stable kernels (sigmoid, softmax cross-entropy) come from :mod:`dlcourse._numerics`.
+Every function of this module counts as course code to the grading guard: a graded answer may not call it.
 """
 
 from __future__ import annotations
@@ -22,67 +22,31 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from . import _checks
-from .grading.guard import reference
+from . import _numerics, _reference, _validate
+from ._reference import reference
+
+_reference.reference_module(__name__)
 
 INIT_SCHEMES = ("he", "glorot", "normal", "small", "zeros")
 
 # --- validation -------------------------------------------------------------------------------------------
 
 
-def _as_rng(rng) -> np.random.Generator:
-    """A numpy Generator, or an integer seed turned into one."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
-        raise ValueError(f"rng must be a numpy Generator or a non-negative integer seed, got {rng!r}")
-    return np.random.default_rng(int(rng))
-
-
 def _check_linear(x, W, b=None):
-    x = _checks.as_matrix(x, "x")
-    W = _checks.as_float_array(W, "W", ndim=2)
+    x = _validate.as_matrix(x, "x")
+    W = _validate.as_float_array(W, "W", ndim=2)
     if W.shape[0] != x.shape[1]:
         raise ValueError(f"W must have shape (D, M) with D = {x.shape[1]} (the columns of x), got {W.shape}")
     if b is not None:
-        b = _checks.as_vector(b, "b", W.shape[1])
+        b = _validate.as_vector(b, "b", W.shape[1])
     return x, W, b
 
 
 def _check_dout(dout, shape: tuple, what: str) -> np.ndarray:
-    dout = _checks.as_float_array(dout, "dout")
+    dout = _validate.as_float_array(dout, "dout")
     if dout.shape != tuple(shape):
         raise ValueError(f"dout must have the shape of the {what}, {tuple(shape)}; got {dout.shape}")
     return dout
-
-
-# --- private kernels (no checks) --------------------------------------------------------------------------
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-z), exponentiating only non-positive numbers (no overflow)."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise log softmax of (N, K) scores, shifted by the row maximum (no overflow)."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, K) scores; rows sum to 1."""
-    return np.exp(_log_softmax(z))
-
-
-def _ce_loss_and_grad(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    n = logits.shape[0]
-    log_p = _log_softmax(logits)
-    rows = np.arange(n)
-    dlogits = np.exp(log_p)
-    dlogits[rows, y] -= 1.0
-    return float(-np.mean(log_p[rows, y])), dlogits / n
 
 
 # --- the graded functions (ps3) ---------------------------------------------------------------------------
@@ -109,14 +73,14 @@ def linear_backward(dout, x, W):
 @reference
 def relu_forward(x) -> np.ndarray:
     """max(x, 0) elementwise; any shape."""
-    x = _checks.as_float_array(x, "x")
+    x = _validate.as_float_array(x, "x")
     return np.maximum(x, 0.0)
 
 
 @reference
 def relu_backward(dout, x) -> np.ndarray:
     """dL/dx = dout where x > 0, else 0 (the subgradient 0 is used at x = 0 exactly); shape of x."""
-    x = _checks.as_float_array(x, "x")
+    x = _validate.as_float_array(x, "x")
     dout = _check_dout(dout, x.shape, "input x")
     return np.where(x > 0, dout, 0.0)
 
@@ -129,9 +93,9 @@ def softmax_cross_entropy(logits, y):
     so logits of ±1000 give the exact loss with no overflow. Returns ``(loss, dlogits)``: a float and the
     gradient (softmax(logits) - onehot(y)) / N of shape (N, K).
     """
-    logits = _checks.as_matrix(logits, "logits")
-    y = _checks.as_class_labels(y, "y", logits.shape[0], logits.shape[1])
-    return _ce_loss_and_grad(logits, y)
+    logits = _validate.as_matrix(logits, "logits")
+    y = _validate.as_class_labels(y, "y", logits.shape[0], logits.shape[1])
+    return _numerics.softmax_cross_entropy(logits, y)
 
 
 # --- other activations ------------------------------------------------------------------------------------
@@ -139,23 +103,23 @@ def softmax_cross_entropy(logits, y):
 
 def sigmoid_forward(x) -> np.ndarray:
     """The logistic sigmoid 1 / (1 + e^-x) elementwise, stable for any finite x; any shape."""
-    return _sigmoid(_checks.as_float_array(x, "x"))
+    return _numerics.sigmoid(_validate.as_float_array(x, "x"))
 
 
 def sigmoid_backward(dout, out) -> np.ndarray:
     """dL/dx = dout * s (1 - s), given the forward's *output* s = sigmoid(x); shape of s."""
-    out = _checks.as_float_array(out, "out")
+    out = _validate.as_float_array(out, "out")
     return _check_dout(dout, out.shape, "output") * out * (1.0 - out)
 
 
 def tanh_forward(x) -> np.ndarray:
     """tanh(x) elementwise; any shape."""
-    return np.tanh(_checks.as_float_array(x, "x"))
+    return np.tanh(_validate.as_float_array(x, "x"))
 
 
 def tanh_backward(dout, out) -> np.ndarray:
     """dL/dx = dout * (1 - t^2), given the forward's *output* t = tanh(x); shape of t."""
-    out = _checks.as_float_array(out, "out")
+    out = _validate.as_float_array(out, "out")
     return _check_dout(dout, out.shape, "output") * (1.0 - out**2)
 
 
@@ -171,9 +135,9 @@ def init_weights(d_in: int, d_out: int, scheme: str = "he", rng=0) -> np.ndarray
     * ``"small"``: N(0, 0.01^2), the classic fixed scale whose activations vanish in deep nets;
     * ``"zeros"``: all zeros, to show that hidden units then never become different.
     """
-    d_in = _checks.as_int(d_in, "d_in")
-    d_out = _checks.as_int(d_out, "d_out")
-    rng = _as_rng(rng)
+    d_in = _validate.as_int(d_in, "d_in")
+    d_out = _validate.as_int(d_out, "d_out")
+    rng = _validate.as_rng(rng)
     if scheme == "he":
         return rng.normal(0.0, np.sqrt(2.0 / d_in), size=(d_in, d_out))
     if scheme == "glorot":
@@ -261,7 +225,7 @@ class ReLU(Layer):
     """max(x, 0) elementwise, any shape; backward passes dout where x > 0."""
 
     def forward(self, x) -> np.ndarray:
-        x = _checks.as_float_array(x, "x")
+        x = _validate.as_float_array(x, "x")
         self.cache = x > 0
         return np.where(self.cache, x, 0.0)
 
@@ -274,7 +238,7 @@ class Sigmoid(Layer):
     """Logistic sigmoid elementwise, any shape; caches its output s, backward multiplies by s (1 - s)."""
 
     def forward(self, x) -> np.ndarray:
-        self.cache = _sigmoid(_checks.as_float_array(x, "x"))
+        self.cache = _numerics.sigmoid(_validate.as_float_array(x, "x"))
         return self.cache
 
     def backward(self, dout) -> np.ndarray:
@@ -286,7 +250,7 @@ class Tanh(Layer):
     """tanh elementwise, any shape; caches its output t, backward multiplies by 1 - t^2."""
 
     def forward(self, x) -> np.ndarray:
-        self.cache = np.tanh(_checks.as_float_array(x, "x"))
+        self.cache = np.tanh(_validate.as_float_array(x, "x"))
         return self.cache
 
     def backward(self, dout) -> np.ndarray:
@@ -305,14 +269,14 @@ class Dropout(Layer):
 
     def __init__(self, p: float, rng) -> None:
         super().__init__()
-        p = _checks.as_scalar(p, "p")
+        p = _validate.as_scalar(p, "p")
         if not 0.0 <= p < 1.0:
             raise ValueError(f"p (the drop probability) must satisfy 0 <= p < 1, got {p}")
         self.p = p
-        self.rng = _as_rng(rng)
+        self.rng = _validate.as_rng(rng)
 
     def forward(self, x) -> np.ndarray:
-        x = _checks.as_float_array(x, "x")
+        x = _validate.as_float_array(x, "x")
         if self.training:
             self.cache = (self.rng.random(x.shape) >= self.p) / (1.0 - self.p)
         else:
@@ -337,9 +301,9 @@ class SoftmaxCrossEntropy:
         self.cache = None
 
     def forward(self, logits, y) -> float:
-        logits = _checks.as_matrix(logits, "logits")
-        y = _checks.as_class_labels(y, "y", logits.shape[0], logits.shape[1])
-        loss, self.cache = _ce_loss_and_grad(logits, y)
+        logits = _validate.as_matrix(logits, "logits")
+        y = _validate.as_class_labels(y, "y", logits.shape[0], logits.shape[1])
+        loss, self.cache = _numerics.softmax_cross_entropy(logits, y)
         return loss
 
     __call__ = forward

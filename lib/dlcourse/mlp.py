@@ -16,9 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _checks, layers
-from .grading.guard import reference
-from .layers import _as_rng
+from . import _numerics, _reference, _validate, layers, optim, training
+from ._reference import reference
+
+_reference.reference_module(__name__)
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 BATCH_SIZE = 32
@@ -29,11 +30,14 @@ def init_mlp(D: int, H: int, K: int, seed=0) -> dict[str, np.ndarray]:
 
     ``seed`` is an integer or a numpy Generator; W1 is drawn first, then W2.
     """
-    D, H, K = _checks.as_int(D, "D"), _checks.as_int(H, "H"), _checks.as_int(K, "K")
-    rng = _as_rng(seed)
-    W1 = layers.init_weights(D, H, "he", rng)
-    W2 = layers.init_weights(H, K, "he", rng)
-    return {"W1": W1, "b1": np.zeros(H), "W2": W2, "b2": np.zeros(K)}
+    D, H, K = _validate.as_int(D, "D"), _validate.as_int(H, "H"), _validate.as_int(K, "K")
+    return _params_of(training.build_mlp([D, H, K], activation="relu", init="he", seed=seed))
+
+
+def _params_of(net: layers.Sequential) -> dict[str, np.ndarray]:
+    """The W1, b1, W2, b2 dict of a Linear-ReLU-Linear ``Sequential`` (copies)."""
+    p = net.params()
+    return {"W1": p["0.W"].copy(), "b1": p["0.b"].copy(), "W2": p["2.W"].copy(), "b2": p["2.b"].copy()}
 
 
 def _check_params(params) -> dict[str, np.ndarray]:
@@ -43,21 +47,21 @@ def _check_params(params) -> dict[str, np.ndarray]:
     missing = [name for name in PARAM_NAMES if name not in params]
     if missing:
         raise ValueError(f"params must have the keys {', '.join(PARAM_NAMES)}; missing {', '.join(missing)}")
-    W1 = _checks.as_float_array(params["W1"], "W1", ndim=2)
+    W1 = _validate.as_float_array(params["W1"], "W1", ndim=2)
     D, H = W1.shape
-    b1 = _checks.as_vector(params["b1"], "b1", H)
-    W2 = _checks.as_float_array(params["W2"], "W2", ndim=2)
+    b1 = _validate.as_vector(params["b1"], "b1", H)
+    W2 = _validate.as_float_array(params["W2"], "W2", ndim=2)
     if W2.shape[0] != H:
         raise ValueError(f"W2 must have shape (H, K) with H = {H} (the columns of W1), got {W2.shape}")
-    b2 = _checks.as_vector(params["b2"], "b2", W2.shape[1])
+    b2 = _validate.as_vector(params["b2"], "b2", W2.shape[1])
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
 
 def _check_data(params, X, y=None):
     p = _check_params(params)
-    X = _checks.as_matrix(X, "X", p["W1"].shape[0])
+    X = _validate.as_matrix(X, "X", p["W1"].shape[0])
     if y is not None:
-        y = _checks.as_class_labels(y, "y", X.shape[0], p["W2"].shape[1])
+        y = _validate.as_class_labels(y, "y", X.shape[0], p["W2"].shape[1])
     return p, X, y
 
 
@@ -81,7 +85,7 @@ def accuracy(params, X, y) -> float:
 def mlp_loss(params, X, y) -> float:
     """Mean softmax cross-entropy of the labels y (N,) under the MLP's logits."""
     p, X, y = _check_data(params, X, y)
-    return layers._ce_loss_and_grad(mlp_forward(p, X), y)[0]
+    return _numerics.softmax_cross_entropy(mlp_forward(p, X), y)[0]
 
 
 @reference
@@ -103,14 +107,14 @@ def mlp_gradients(params, X, y) -> dict[str, np.ndarray]:
 
 
 def _check_training(X, y, hidden, lr, epochs, batch_size, n_classes):
-    X = _checks.as_matrix(X, "X")
-    y = _checks.as_class_labels(y, "y", X.shape[0])
-    K = int(y.max()) + 1 if n_classes is None else _checks.as_int(n_classes, "n_classes")
-    y = _checks.as_class_labels(y, "y", X.shape[0], K)
-    hidden = _checks.as_int(hidden, "hidden")
-    lr = _checks.as_positive_float(lr, "lr")
-    epochs = _checks.as_int(epochs, "epochs", minimum=0)
-    batch_size = _checks.as_int(batch_size, "batch_size")
+    X = _validate.as_matrix(X, "X")
+    y = _validate.as_class_labels(y, "y", X.shape[0])
+    K = int(y.max()) + 1 if n_classes is None else _validate.as_int(n_classes, "n_classes")
+    y = _validate.as_class_labels(y, "y", X.shape[0], K)
+    hidden = _validate.as_int(hidden, "hidden")
+    lr = _validate.as_positive_float(lr, "lr")
+    epochs = _validate.as_int(epochs, "epochs", minimum=0)
+    batch_size = _validate.as_int(batch_size, "batch_size")
     return X, y, K, hidden, lr, epochs, batch_size
 
 
@@ -128,18 +132,11 @@ def train_mlp(X, y, hidden: int, lr: float, epochs: int, seed: int = 0, *, batch
     the whole of (X, y).
     """
     X, y, K, hidden, lr, epochs, batch_size = _check_training(X, y, hidden, lr, epochs, batch_size, n_classes)
-    rng = np.random.default_rng(_checks.as_int(seed, "seed", minimum=0))
-    params = init_mlp(X.shape[1], hidden, K, rng)
-    for epoch in range(epochs):
-        order = rng.permutation(X.shape[0])
-        for start in range(0, X.shape[0], batch_size):
-            batch = order[start:start + batch_size]
-            grads = mlp_gradients(params, X[batch], y[batch])
-            for name in PARAM_NAMES:
-                params[name] -= lr * grads[name]
-        if on_epoch is not None:
-            on_epoch(epoch + 1, mlp_loss(params, X, y))
-    return params
+    rng = np.random.default_rng(_validate.as_int(seed, "seed", minimum=0))
+    net = training.build_mlp([X.shape[1], hidden, K], activation="relu", init="he", seed=rng)  # = init_mlp
+    report = None if on_epoch is None else (lambda epoch, hist: on_epoch(epoch, hist["train loss"][-1]))
+    training.fit(net, optim.SGD(lr), X, y, epochs, batch_size=batch_size, seed=rng, on_epoch=report)
+    return _params_of(net)
 
 
 # --- the same network in torch ----------------------------------------------------------------------------
@@ -154,7 +151,7 @@ def torch_mlp(D: int, H: int, K: int, seed=None):
     import torch
     from torch import nn
 
-    D, H, K = _checks.as_int(D, "D"), _checks.as_int(H, "H"), _checks.as_int(K, "K")
+    D, H, K = _validate.as_int(D, "D"), _validate.as_int(H, "H"), _validate.as_int(K, "K")
     if seed is None:
         return nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, K))
     skip = torch.nn.utils.skip_init
@@ -227,7 +224,7 @@ def train_torch_mlp(X, y, hidden: int, lr: float, epochs: int, seed: int = 0, de
     from . import runtime
 
     X, y, K, hidden, lr, epochs, batch_size = _check_training(X, y, hidden, lr, epochs, batch_size, n_classes)
-    rng = np.random.default_rng(_checks.as_int(seed, "seed", minimum=0))
+    rng = np.random.default_rng(_validate.as_int(seed, "seed", minimum=0))
     device = runtime.device() if device is None else torch.device(device)
     dtype = torch.float32 if dtype is None else dtype
     model = params_to_torch(init_mlp(X.shape[1], hidden, K, rng), device=device, dtype=dtype)

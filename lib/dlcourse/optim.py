@@ -33,18 +33,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks
+from . import _reference, _validate
+
+_reference.reference_module(__name__)
 
 
 def _nonneg(x, name: str) -> float:
-    value = _checks.as_scalar(x, name)
+    value = _validate.as_scalar(x, name)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
 
 
 def _beta(x, name: str) -> float:
-    value = _checks.as_scalar(x, name)
+    value = _validate.as_scalar(x, name)
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must satisfy 0 <= {name} < 1, got {value}")
     return value
@@ -54,7 +56,7 @@ class Optimizer:
     """Base class: ``lr``, ``weight_decay``, per-key ``state``, and ``step(params, grads)``."""
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
-        self.lr = _checks.as_positive_float(lr, "lr")
+        self.lr = _validate.as_positive_float(lr, "lr")
         self.weight_decay = _nonneg(weight_decay, "weight_decay")
         self.state: dict[str, dict] = {}
 
@@ -67,7 +69,7 @@ class Optimizer:
         for key, w in params.items():
             if not isinstance(w, np.ndarray) or not np.issubdtype(w.dtype, np.floating):
                 raise ValueError(f"params[{key!r}] must be a float numpy array (it is updated in place)")
-            g = _checks.as_float_array(grads[key], f"grads[{key!r}]")
+            g = _validate.as_float_array(grads[key], f"grads[{key!r}]")
             if g.shape != w.shape:
                 raise ValueError(f"grads[{key!r}] must have the shape of params[{key!r}], {w.shape}; got {g.shape}")
             if self.weight_decay:
@@ -120,7 +122,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, lr: float, eps: float = 1e-10, weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
-        self.eps = _checks.as_positive_float(eps, "eps")
+        self.eps = _validate.as_positive_float(eps, "eps")
 
     def _update(self, w, g, state):
         r = state.setdefault("r", np.zeros_like(w))
@@ -141,7 +143,7 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         self.beta1, self.beta2 = _beta(beta1, "beta1"), _beta(beta2, "beta2")
-        self.eps = _checks.as_positive_float(eps, "eps")
+        self.eps = _validate.as_positive_float(eps, "eps")
 
     def _update(self, w, g, state):
         if not state:
@@ -168,7 +170,7 @@ class StepSchedule:
     every: int
 
     def __call__(self, epoch: int) -> float:
-        return self.lr0 * self.drop ** (_checks.as_int(epoch, "epoch", minimum=0) // self.every)
+        return self.lr0 * self.drop ** (_validate.as_int(epoch, "epoch", minimum=0) // self.every)
 
 
 @dataclass(frozen=True)
@@ -179,16 +181,16 @@ class ExponentialSchedule:
     gamma: float
 
     def __call__(self, epoch: int) -> float:
-        return self.lr0 * self.gamma ** _checks.as_int(epoch, "epoch", minimum=0)
+        return self.lr0 * self.gamma ** _validate.as_int(epoch, "epoch", minimum=0)
 
 
 def step_schedule(lr0: float, drop: float, every: int) -> Callable[[int], float]:
     """Step decay: epoch -> lr0 · drop^(epoch // every) (epochs counted from 0; like torch's ``StepLR``)."""
-    lr0 = _checks.as_positive_float(lr0, "lr0")
-    drop = _checks.as_positive_float(drop, "drop")
-    return StepSchedule(lr0, drop, _checks.as_int(every, "every"))
+    lr0 = _validate.as_positive_float(lr0, "lr0")
+    drop = _validate.as_positive_float(drop, "drop")
+    return StepSchedule(lr0, drop, _validate.as_int(every, "every"))
 
 
 def exponential_schedule(lr0: float, gamma: float) -> Callable[[int], float]:
     """Exponential decay: epoch -> lr0 · gamma^epoch (epochs counted from 0; like torch's ``ExponentialLR``)."""
-    return ExponentialSchedule(_checks.as_positive_float(lr0, "lr0"), _checks.as_positive_float(gamma, "gamma"))
+    return ExponentialSchedule(_validate.as_positive_float(lr0, "lr0"), _validate.as_positive_float(gamma, "gamma"))

@@ -4,9 +4,11 @@ Reference implementations for lecture 02 and ps2. Notation: ``X`` has shape (n, 
 as a constant feature (see :func:`with_bias`), so a linear classifier is just ``w`` of shape (d,) and predicts
 sign(w @ x). Labels ``y`` are in {-1, +1}. The (functional) margin of example i is y_i * w @ x_i.
 
-* :func:`perceptron_fit` / :func:`perceptron_trace`: Rosenblatt's rule w <- w + y x on every mistake.
+* :func:`perceptron_fit` / :func:`perceptron_trace`: Rosenblatt's rule w <- w + y x on every mistake;
+  ``trace.update(k)`` is the state after update k.
 * :func:`max_margin_separator`, :func:`margin`, :func:`perceptron_bound`: the theorem "at most R^2 / gamma^2
-  updates", with gamma from the maximum-margin separator (not from the perceptron's own answer).
+  updates", with gamma from the maximum-margin separator (not from the perceptron's own answer);
+  :func:`margin_experiment` runs it on one separable data set.
 * :data:`LOSSES`, :func:`hinge_loss`, :func:`hinge_grad`: losses as functions of the margin.
 * :func:`delta_rule_fit`: w <- w + lr (y - y_tilde) x for the perceptron, Adaline/LMS and logistic regression.
 """
@@ -17,22 +19,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks
-from .grading.guard import reference
+from . import _reference, _validate, data
+from ._reference import reference
+
+_reference.reference_module(__name__)
 
 
 def with_bias(X) -> np.ndarray:
     """Append a constant-1 column: (n, d) -> (n, d + 1). The last weight then plays the role of the bias."""
-    X = _checks.as_matrix(X, "X")
+    X = _validate.as_matrix(X, "X")
     return np.c_[X, np.ones(len(X))]
 
 
 def _problem(X, y, w=None):
-    X = _checks.as_matrix(X, "X")
-    y = _checks.as_labels_pm1(y, "y", X.shape[0])
+    X = _validate.as_matrix(X, "X")
+    y = _validate.as_labels_pm1(y, "y", X.shape[0])
     if w is None:
         return X, y
-    return X, y, _checks.as_vector(w, "w", X.shape[1])
+    return X, y, _validate.as_vector(w, "w", X.shape[1])
 
 
 # --- Rosenblatt's rule ----------------------------------------------------------------------------------
@@ -47,7 +51,7 @@ def perceptron_fit(X, y, max_epochs: int):
     the first epoch without a mistake, or after ``max_epochs`` epochs.
     """
     X, y = _problem(X, y)
-    max_epochs = _checks.as_int(max_epochs, "max_epochs", minimum=0)
+    max_epochs = _validate.as_int(max_epochs, "max_epochs", minimum=0)
     w, n_updates = np.zeros(X.shape[1]), 0
     for _ in range(max_epochs):
         mistakes = 0
@@ -59,6 +63,17 @@ def perceptron_fit(X, y, max_epochs: int):
         if mistakes == 0:
             break
     return w, n_updates
+
+
+@dataclass(frozen=True)
+class PerceptronUpdate:
+    """The perceptron after update ``k`` of a recorded run: weights ``w`` and ``w_prev`` (d,) after and before
+    it, and ``index``, the sample whose mistake caused it (None for k = 0, the starting point w = 0)."""
+
+    k: int
+    w: np.ndarray
+    w_prev: np.ndarray | None
+    index: int | None
 
 
 @dataclass
@@ -87,12 +102,21 @@ class PerceptronTrace:
     def n_updates(self) -> int:
         return len(self.updated)
 
+    def update(self, k: int) -> PerceptronUpdate:
+        """The state after update ``k`` (0 to ``n_updates``; 0 is the start, w = 0)."""
+        k = _validate.as_int(k, "k", minimum=0)
+        if k > self.n_updates:
+            raise ValueError(f"k must be between 0 and the number of updates, {self.n_updates}; got {k}")
+        if k == 0:
+            return PerceptronUpdate(0, self.weights[0], None, None)
+        return PerceptronUpdate(k, self.weights[k], self.weights[k - 1], int(self.updated[k - 1]))
+
 
 def perceptron_trace(X, y, max_epochs: int = 100) -> PerceptronTrace:
     """Run :func:`perceptron_fit`'s rule and record every update; stop at convergence, at a detected cycle or
     after ``max_epochs`` epochs (so it never loops forever on data that is not separable)."""
     X, y = _problem(X, y)
-    max_epochs = _checks.as_int(max_epochs, "max_epochs", minimum=1)
+    max_epochs = _validate.as_int(max_epochs, "max_epochs", minimum=1)
     w = np.zeros(X.shape[1])
     weights, updated, mistakes = [w.copy()], [], []
     seen = {w.tobytes(): 0}  # weights at the start of each epoch -> epoch number
@@ -175,8 +199,46 @@ def proof_quantities(trace: PerceptronTrace, w_star) -> tuple[np.ndarray, np.nda
     The proof shows w_k @ w* >= k gamma (each update adds y x @ w* >= gamma) and ||w_k||^2 <= k R^2 (each
     update adds 2 y w @ x <= 0 plus ||x||^2 <= R^2); with Cauchy-Schwarz this gives k <= R^2 / gamma^2.
     """
-    w_star = _checks.as_vector(w_star, "w_star", trace.weights.shape[1])
+    w_star = _validate.as_vector(w_star, "w_star", trace.weights.shape[1])
     return trace.weights @ w_star, np.sum(trace.weights**2, axis=1)
+
+
+@dataclass(frozen=True)
+class MarginRun:
+    """One separable data set and what the convergence theorem says about it.
+
+    ``X`` (n, d + 1) with the constant-1 feature last, ``y`` (n,) in {-1, +1}; ``trace`` the perceptron's run on
+    them; ``w_star`` (d + 1,) the unit max-margin separator and ``gamma`` its margin; ``R`` = max_i ||x_i||;
+    ``bound`` = R^2 / gamma^2, the theorem's cap on ``trace.n_updates``.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    trace: PerceptronTrace
+    w_star: np.ndarray
+    gamma: float
+    R: float
+    bound: float
+
+    @property
+    def n_updates(self) -> int:
+        return self.trace.n_updates
+
+
+def margin_experiment(margin: float, n: int = 60, d: int = 2, seed: int = 0, max_epochs: int = 100_000) -> MarginRun:
+    """``data.separable(n, d, margin, rng=seed)``, the perceptron run on it, and gamma, R and R^2 / gamma^2 with
+    gamma from the max-margin separator (not from the perceptron's answer).
+
+    The same ``seed`` draws the same separating hyperplane and mostly the same points for every ``margin``:
+    changing the margin only removes or lets in the points near the hyperplane.
+    """
+    margin = _validate.as_positive_float(margin, "margin")
+    seed = _validate.as_int(seed, "seed", minimum=0)
+    X, y, _ = data.separable(n, d, margin, rng=seed)
+    trace = perceptron_trace(X, y, max_epochs=max_epochs)
+    w_star, gamma = max_margin_separator(X, y)
+    R = float(np.max(np.linalg.norm(X, axis=1)))
+    return MarginRun(X, y, trace, w_star, gamma, R, R**2 / gamma**2)
 
 
 # --- losses as functions of the margin m = y w @ x ------------------------------------------------------
@@ -228,10 +290,10 @@ def delta_rule_fit(X, y, rule: str, lr: float = 0.1, epochs: int = 10, w0=None) 
     X, y = _problem(X, y)
     if rule not in DELTA_RULES:
         raise ValueError(f"rule must be one of {', '.join(DELTA_RULES)}, got {rule!r}")
-    lr = _checks.as_positive_float(lr, "lr")
-    epochs = _checks.as_int(epochs, "epochs", minimum=0)
+    lr = _validate.as_positive_float(lr, "lr")
+    epochs = _validate.as_int(epochs, "epochs", minimum=0)
     predict = DELTA_RULES[rule]
-    w = np.zeros(X.shape[1]) if w0 is None else _checks.as_vector(w0, "w0", X.shape[1]).copy()
+    w = np.zeros(X.shape[1]) if w0 is None else _validate.as_vector(w0, "w0", X.shape[1]).copy()
     for _ in range(epochs):
         for x_i, y_i in zip(X, y):
             w = w + lr * (y_i - predict(w @ x_i)) * x_i

@@ -9,16 +9,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _checks, linear
+from . import _validate, linear
 
 CLASS_COLORS = ("tab:blue", "tab:orange")
 
 
 def grid(lim: float = 4.0, n: int = 121, center=(0.0, 0.0)):
     """A square grid around ``center``: returns ``xx, yy`` of shape (n, n) and the points, shape (n*n, 2)."""
-    lim = _checks.as_positive_float(lim, "lim")
-    n = _checks.as_int(n, "n", minimum=2)
-    cx, cy = _checks.as_vector(center, "center", 2)
+    lim = _validate.as_positive_float(lim, "lim")
+    n = _validate.as_int(n, "n", minimum=2)
+    cx, cy = _validate.as_vector(center, "center", 2)
     xs = np.linspace(cx - lim, cx + lim, n)
     ys = np.linspace(cy - lim, cy + lim, n)
     xx, yy = np.meshgrid(xs, ys)
@@ -27,7 +27,7 @@ def grid(lim: float = 4.0, n: int = 121, center=(0.0, 0.0)):
 
 def scatter_classes(ax, X, y, s: float = 8, alpha: float = 0.5, labels=("y = 0", "y = 1")) -> None:
     """Points of ``X`` (n, 2) coloured by their label ``y`` in {0, 1}."""
-    X = _checks.as_matrix(X, "X", 2)
+    X = _validate.as_matrix(X, "X", 2)
     y = np.asarray(y)
     for k in (0, 1):
         ax.scatter(*X[y == k].T, s=s, alpha=alpha, color=CLASS_COLORS[k], label=labels[k])
@@ -64,17 +64,17 @@ def gaussian_posterior_panel(ax, mu0, mu1, Sigma0, Sigma1=None, prior1: float = 
 
 def ellipse(ax, mu, Sigma, n_std: float = 1.0, **style) -> None:
     """The ``n_std`` contour ellipse of N(mu, Sigma) in 2-D."""
-    mu = _checks.as_vector(mu, "mu", 2)
-    L = np.linalg.cholesky(_checks.as_covariance(Sigma, "Sigma", 2))
+    mu = _validate.as_vector(mu, "mu", 2)
+    L = np.linalg.cholesky(_validate.as_covariance(Sigma, "Sigma", 2))
     t = np.linspace(0, 2 * np.pi, 100)
-    pts = mu[:, None] + _checks.as_positive_float(n_std, "n_std") * L @ np.vstack([np.cos(t), np.sin(t)])
+    pts = mu[:, None] + _validate.as_positive_float(n_std, "n_std") * L @ np.vstack([np.cos(t), np.sin(t)])
     ax.plot(*pts, lw=1.2, **style)
 
 
 def line(ax, w, b, xlim, label: str | None = None, **style) -> None:
     """The line w[0] x1 + w[1] x2 + b = 0 across ``xlim`` (vertical if w[1] = 0)."""
-    w = _checks.as_vector(w, "w", 2)
-    b = _checks.as_scalar(b, "b")
+    w = _validate.as_vector(w, "w", 2)
+    b = _validate.as_scalar(b, "b")
     if not w.any():
         raise ValueError("w must not be zero: w @ x + b = 0 is then not a line")
     if abs(w[1]) > 1e-12 * max(1.0, abs(w[0])):
@@ -128,9 +128,9 @@ def loss_landscape(ax, ws, bs, losses, path=None, minimum=None, path_label: str 
     the corners are steep. The axes keep the grid's limits: a path that leaves the grid is clipped.
     Returns the filled contour set (for a colorbar).
     """
-    ws = _checks.as_vector(ws, "ws")
-    bs = _checks.as_vector(bs, "bs")
-    Z = _checks.as_matrix(losses, "losses")
+    ws = _validate.as_vector(ws, "ws")
+    bs = _validate.as_vector(bs, "bs")
+    Z = _validate.as_matrix(losses, "losses")
     if Z.shape != (len(bs), len(ws)) or min(Z.shape) < 2:
         raise ValueError(f"losses must have shape (len(bs), len(ws)) = ({len(bs)}, {len(ws)}), at least 2 x 2; "
                          f"got {Z.shape}")
@@ -141,11 +141,11 @@ def loss_landscape(ax, ws, bs, losses, path=None, minimum=None, path_label: str 
     filled = ax.contourf(ws, bs, Z, levels=levels, cmap="viridis")
     ax.contour(ws, bs, Z, levels=levels, colors="white", linewidths=0.4, alpha=0.6)
     if path is not None:
-        P = _checks.as_matrix(path, "path", 2)
+        P = _validate.as_matrix(path, "path", 2)
         ax.plot(P[:, 0], P[:, 1], ".-", color="tab:red", lw=1.2, ms=4, label=path_label)
         ax.plot(P[0, 0], P[0, 1], "o", color="white", markeredgecolor="k", label="start")
     if minimum is not None:
-        m = _checks.as_vector(minimum, "minimum", 2)
+        m = _validate.as_vector(minimum, "minimum", 2)
         ax.plot(m[0], m[1], "*", color="gold", markeredgecolor="k", ms=14, label="minimum")
     ax.set(xlim=(ws.min(), ws.max()), ylim=(bs.min(), bs.max()), xlabel=xlabel, ylabel=ylabel,
            title=title or "loss landscape")
@@ -167,14 +167,12 @@ def perceptron_state(ax, X, y, w, w_prev=None, highlight: int | None = None, lim
     The view is the square [-lim, lim]^2. A zero ``w`` predicts nothing (every point is a mistake) and
     draws no boundary.
     """
-    X = _checks.as_matrix(X, "X", 2)
-    y = _checks.as_vector(y, "y", len(X))
-    if not np.all((y == -1) | (y == 1)):
-        raise ValueError("y must contain only the labels -1 and +1 (convert 0/1 labels with 2 * y - 1)")
-    w = _checks.as_vector(w, "w", 3)
-    lim = _checks.as_positive_float(lim, "lim")
+    X = _validate.as_matrix(X, "X", 2)
+    y = _validate.as_labels_pm1(y, "y", len(X))
+    w = _validate.as_vector(w, "w", 3)
+    lim = _validate.as_positive_float(lim, "lim")
     if highlight is not None:
-        highlight = _checks.as_int(highlight, "highlight", minimum=0)
+        highlight = _validate.as_int(highlight, "highlight", minimum=0)
         if highlight >= len(X):
             raise ValueError(f"highlight must be the index of a row of X (0 to {len(X) - 1}), got {highlight}")
     xx, yy, pts = grid(lim, 161)
@@ -183,7 +181,7 @@ def perceptron_state(ax, X, y, w, w_prev=None, highlight: int | None = None, lim
         ax.contourf(xx, yy, side, levels=[-0.5, 0.5, 1.5], colors=[CLASS_COLORS[0], CLASS_COLORS[1]], alpha=0.12)
     scatter_classes(ax, X, (y > 0).astype(int), s=22, alpha=0.9, labels=("y = −1", "y = +1"))
     if w_prev is not None:
-        w_prev = _checks.as_vector(w_prev, "w_prev", 3)
+        w_prev = _validate.as_vector(w_prev, "w_prev", 3)
         if w_prev[:2].any():
             line(ax, w_prev[:2], w_prev[2], (-lim, lim), "before the update", color="gray", ls="--", lw=1.2)
     if w[:2].any():
@@ -219,7 +217,7 @@ def draw_graph(ax, root, fmt: str = ".3g", max_nodes: int = 40, title: str | Non
     if not isinstance(root, Value):
         raise ValueError(f"root must be a dlcourse.autodiff.Value (the output of a computation), "
                          f"got {type(root).__name__}")
-    max_nodes = _checks.as_int(max_nodes, "max_nodes")
+    max_nodes = _validate.as_int(max_nodes, "max_nodes")
     try:
         format(0.5, fmt)
     except (TypeError, ValueError):
@@ -283,10 +281,10 @@ def layer_histograms(ax, values, labels=None, bins: int = 60, log10_abs: bool = 
     """
     import matplotlib
 
-    arrays = [_checks.as_float_array(v, f"values[{i}]").ravel() for i, v in enumerate(values)]
+    arrays = [_validate.as_float_array(v, f"values[{i}]").ravel() for i, v in enumerate(values)]
     if not arrays:
         raise ValueError("values must hold at least one array (one per layer)")
-    bins = _checks.as_int(bins, "bins")
+    bins = _validate.as_int(bins, "bins")
     labels = [f"layer {i + 1}" for i in range(len(arrays))] if labels is None else [str(s) for s in labels]
     if len(labels) != len(arrays):
         raise ValueError(f"labels must have one entry per layer ({len(arrays)}), got {len(labels)}")
@@ -321,9 +319,9 @@ def learning_curves(ax, curves: dict, best_epoch: int | None = None, ylabel: str
     if not isinstance(curves, dict) or not curves:
         raise ValueError("curves must be a non-empty dict {label: values per epoch}")
     styles = styles or {}
-    series = {str(k): _checks.as_vector(v, f"curves[{k!r}]") for k, v in curves.items()}
+    series = {str(k): _validate.as_vector(v, f"curves[{k!r}]") for k, v in curves.items()}
     if best_epoch is not None:
-        best_epoch = _checks.as_int(best_epoch, "best_epoch")
+        best_epoch = _validate.as_int(best_epoch, "best_epoch")
         if best_epoch > max(len(v) for v in series.values()):
             raise ValueError(f"best_epoch must be an epoch of the curves (1 to {max(len(v) for v in series.values())}),"
                              f" got {best_epoch}")

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
-from .grading.guard import reference
+from . import _numerics, _reference, _validate
+from ._reference import reference
+
+_reference.reference_module(__name__)
+
+
+def _as_logits(Z) -> np.ndarray:
+    Z = _validate.as_float_array(Z, "Z")
+    if Z.ndim not in (1, 2) or Z.shape[-1] == 0:
+        raise ValueError(f"Z must be a row (K,) or a matrix (n, K) of logits with K >= 1, got shape {Z.shape}")
+    return Z
 
 
 @reference
@@ -20,36 +29,32 @@ def softmax(Z) -> np.ndarray:
     Subtracting each row's maximum first changes nothing mathematically and keeps every exponent <= 0, so
     logits of +-1000 give exact probabilities with no overflow.
     """
-    Z = _checks.as_float_array(Z, "Z")
-    if Z.ndim not in (1, 2) or Z.shape[-1] == 0:
-        raise ValueError(f"Z must be a row (K,) or a matrix (n, K) of logits with K >= 1, got shape {Z.shape}")
-    E = np.exp(Z - Z.max(axis=-1, keepdims=True))
-    return E / E.sum(axis=-1, keepdims=True)
+    return _numerics.softmax(_as_logits(Z))
 
 
 def log_softmax(Z) -> np.ndarray:
     """log(softmax(Z)) computed as z_k - logsumexp(z), never log(0); same shape as ``Z``."""
-    Z = _checks.as_float_array(Z, "Z")
-    m = Z.max(axis=-1, keepdims=True)
-    return Z - m - np.log(np.exp(Z - m).sum(axis=-1, keepdims=True))
+    return _numerics.log_softmax(_as_logits(Z))
 
 
 @reference
 def cross_entropy(P, y) -> float:
     """Mean of -log P[i, y_i] over the rows of the probabilities ``P`` (n, K); ``y`` (n,) integer labels.
 
-    A zero probability for the true label gives ``inf`` (the model was certain and wrong).
+    The same as -(1/n) sum_i sum_k Y_ik log P_ik with Y the one-hot labels and the convention 0 log 0 = 0
+    (a zero probability for a wrong class costs nothing). A zero probability for the true label gives ``inf``
+    (the model was certain and wrong).
     """
-    P = _checks.as_matrix(P, "P")
-    y = _checks.as_class_labels(y, "y", P.shape[0], P.shape[1])
-    with np.errstate(divide="ignore"):
-        return float(-np.mean(np.log(P[np.arange(len(y)), y])))
+    P = _validate.as_matrix(P, "P")
+    y = _validate.as_class_labels(y, "y", P.shape[0], P.shape[1])
+    Y = np.eye(P.shape[1])[y]
+    return float(-np.mean(_numerics.xlogy(Y, P).sum(axis=1)))
 
 
 def logits(W, X) -> np.ndarray:
     """``np.c_[X, 1] @ W``: (n, d) and (d + 1, K) -> (n, K)."""
-    X = _checks.as_matrix(X, "X")
-    W = _checks.as_matrix(W, "W")
+    X = _validate.as_matrix(X, "X")
+    W = _validate.as_matrix(W, "W")
     if W.shape[0] != X.shape[1] + 1:
         raise ValueError(f"W must have shape ({X.shape[1] + 1}, K) for X with {X.shape[1]} columns "
                          f"(the last row holds the biases), got {W.shape}")
@@ -67,13 +72,11 @@ def loss_and_grad(W, X, y) -> tuple[float, np.ndarray]:
     With P = softmax(logits) and Y the one-hot labels, dL/dlogits = (P - Y) / n, so
     dL/dW = [X, 1]^T (P - Y) / n: the K-class version of the logistic gradient X^T (s - y) / n.
     """
-    X = _checks.as_matrix(X, "X")
+    X = _validate.as_matrix(X, "X")
     A = logits(W, X)
-    y = _checks.as_class_labels(y, "y", X.shape[0], A.shape[1])
-    P = softmax(A)
-    loss = float(-np.mean(log_softmax(A)[np.arange(len(y)), y]))
-    P[np.arange(len(y)), y] -= 1.0
-    return loss, np.c_[X, np.ones(len(X))].T @ P / len(y)
+    y = _validate.as_class_labels(y, "y", X.shape[0], A.shape[1])
+    loss, dA = _numerics.softmax_cross_entropy(A, y)
+    return loss, np.c_[X, np.ones(len(X))].T @ dA
 
 
 @reference
@@ -88,13 +91,13 @@ def sgd_softmax_regression(X, y, n_classes: int, lr: float, batch_size: int, epo
     updated in place, so a callback that keeps it must store ``W.copy()``.
     With ``batch_size >= n`` every step sees all the data: plain gradient descent, whatever the order.
     """
-    X = _checks.as_matrix(X, "X")
-    n_classes = _checks.as_int(n_classes, "n_classes", minimum=2)
-    y = _checks.as_class_labels(y, "y", X.shape[0], n_classes)
-    lr = _checks.as_positive_float(lr, "lr")
-    batch_size = _checks.as_int(batch_size, "batch_size")
-    epochs = _checks.as_int(epochs, "epochs", minimum=0)
-    rng = np.random.default_rng(_checks.as_int(seed, "seed", minimum=0))
+    X = _validate.as_matrix(X, "X")
+    n_classes = _validate.as_int(n_classes, "n_classes", minimum=2)
+    y = _validate.as_class_labels(y, "y", X.shape[0], n_classes)
+    lr = _validate.as_positive_float(lr, "lr")
+    batch_size = _validate.as_int(batch_size, "batch_size")
+    epochs = _validate.as_int(epochs, "epochs", minimum=0)
+    rng = np.random.default_rng(_validate.as_int(seed, "seed", minimum=0))
     W = np.zeros((X.shape[1] + 1, n_classes))
     step = 0
     for _ in range(epochs):
@@ -111,9 +114,9 @@ def sgd_softmax_regression(X, y, n_classes: int, lr: float, batch_size: int, epo
 
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     """C[i, j] = number of examples of true class i predicted as class j; shape (K, K), int64."""
-    n_classes = _checks.as_int(n_classes, "n_classes", minimum=1)
-    y_true = _checks.as_class_labels(y_true, "y_true", len(np.asarray(y_true)), n_classes)
-    y_pred = _checks.as_class_labels(y_pred, "y_pred", len(y_true), n_classes)
+    n_classes = _validate.as_int(n_classes, "n_classes", minimum=1)
+    y_true = _validate.as_class_labels(y_true, "y_true", len(np.asarray(y_true)), n_classes)
+    y_pred = _validate.as_class_labels(y_pred, "y_pred", len(y_true), n_classes)
     C = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(C, (y_true, y_pred), 1)
     return C

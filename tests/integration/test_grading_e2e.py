@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 HELPER_LIMIT_S = 10  # dlcourse.grading.core.DEFAULT_TIME_LIMIT
 CELL_TIMEOUT_S = 30  # Execute.timeout in nbgrader_config.py
@@ -171,7 +171,7 @@ def graded(tmp_path_factory, submissions):
     points, written, endless_seconds = {}, {}, {}
     for assignment, scenarios in SCENARIOS.items():
         nbgrader(course, "generate_assignment", assignment)
-        release = nbformat.read(course / "course" / "assignments" / assignment / f"{assignment}.ipynb", as_version=4)
+        release = nbformat.read(course / "grading" / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         solutions = nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
         warn = warning_answers(assignment, submissions.solution_answers(solutions))
         for student, (replace, delete, prefix, _) in scenarios.items():
@@ -265,8 +265,9 @@ def test_feedback_explains_failures(graded, assignment, student, explanations):
 
 def test_runtime_data_stays_in_the_grading_folder(graded):
     course, points, _, _ = graded
-    assert sorted(p.name for p in course.iterdir()) == ["course", "grading", "nbgrader_config.py", "solutions"]
-    assert (course / "grading" / "gradebook.db").is_file()
+    assert sorted(p.name for p in course.iterdir()) == ["grading", "nbgrader_config.py", "solutions"]  # no course/
+    assert sorted(p.name for p in (course / "grading").iterdir()) == [
+        "autograded", "feedback", "gradebook.db", "grades.csv", "release", "submitted"]
     csv = (course / "grading" / "grades.csv").read_text().splitlines()
     assert csv[0].startswith("assignment,")
     students = set().union(*SCENARIOS.values())  # one row per student and assignment, submitted or not

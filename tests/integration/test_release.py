@@ -1,7 +1,9 @@
 """course/assignments/ is exactly what nbgrader generates from solutions/, and holds nothing a student must not see."""
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,14 +11,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)|(BEGIN|END) MARK SCHEME")
 
 
 def normalised(nb: nbformat.NotebookNode) -> dict:
-    """The parts of a notebook that matter to a student; volatile metadata (Python version, widget state) dropped."""
-    meta = {k: v for k, v in nb.metadata.items() if k not in ("language_info", "widgets")}
+    """The parts of a notebook that matter to a student; volatile metadata (the Python version) dropped."""
+    meta = {k: v for k, v in nb.metadata.items() if k != "language_info"}
     cells = [{"type": c.cell_type, "source": c.source, "metadata": dict(c.metadata),
               "outputs": c.get("outputs", [])} for c in nb.cells]
     return {"metadata": meta, "cells": cells}
@@ -116,6 +118,35 @@ def test_released_notebooks_are_clean_and_gradable(name):
         answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
         assert answers and all("raise NotImplementedError()" in c.source for c in answers)
         assert json.loads(path.read_text())["nbformat"] == 4
+        # no widget state: an executed solution's progress display would give its settings and results away
+        assert "widgets" not in nb.metadata and not any("widgets" in c.metadata for c in nb.cells), \
+            f"{path} carries widget state"
+
+
+def test_generating_a_release_strips_the_widget_state_of_an_executed_solution(regenerated):
+    """The source notebooks are executed (make notebooks), so they carry widget state; the release must not."""
+    assert any("widgets" in nbformat.read(p, as_version=4).metadata for p in (ROOT / "solutions").rglob("*.ipynb"))
+    for path in regenerated.rglob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert "widgets" not in nb.metadata and "widget-state" not in path.read_text(), f"{path} carries widget state"
+
+
+def test_nbgrader_generate_assignment_never_touches_course_assignments(tmp_path):
+    """The README's `nbgrader generate_assignment ps1` writes nbgrader's copy under grading/ and leaves what
+    students get, and whatever an instructor wrote in course/assignments/, alone."""
+    course = tmp_path / "course"
+    (course / "course" / "assignments" / "ps1").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / "ps1", course / "solutions" / "ps1")
+    mine = course / "course" / "assignments" / "ps1" / "ps1.ipynb"
+    mine.write_text("an instructor's edit, do not lose it")
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.run([str(bin_dir / "nbgrader"), "generate_assignment", "ps1"], cwd=course, capture_output=True,
+                          text=True, env={**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
+    assert proc.returncode == 0, proc.stderr
+    assert mine.read_text() == "an instructor's edit, do not lose it"
+    generated = nbformat.read(course / "grading" / "release" / "ps1" / "ps1.ipynb", as_version=4)
+    assert any(c.metadata.get("nbgrader", {}).get("grade_id") == "sigmoid" for c in generated.cells)
 
 
 def test_release_refuses_to_overwrite_local_changes(tmp_path):

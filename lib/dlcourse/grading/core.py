@@ -1,43 +1,40 @@
-"""Compare a student's function with the reference solution, and explain any difference.
+"""Compare what a student's function returns with what it should, and explain any difference.
 
 An assignment's test cell calls one ``check_*`` function of its assignment module (e.g.
-:mod:`dlcourse.grading.ps1`), which builds :class:`Case` objects and hands them to :func:`check_function`.
-For each case the reference runs first on a copy of the inputs, then the student's function runs on
-another copy, with
+:mod:`dlcourse.grading.ps1`), which builds :class:`Case` objects and hands them to one of three checks:
 
-* a time limit: a never-ending loop fails the check instead of hanging the notebook. A function that timed
-  out is then switched off in the student's notebook (its name is bound to a stub that fails at once, until
-  the student re-runs the cell that defines it), so it costs the time limit once per notebook, not once per
-  later cell that calls it,
-* a ban on calling the reference solution (see :mod:`dlcourse.grading.guard`),
-* warnings and stderr captured: they are reported on stdout (a warning must not cost points under
-  nbgrader, which scores any stderr output in a test cell as 0) unless the check forbids them,
-* correct versions of the student's *other* functions lent by name (``lend``), so that one mistake costs
-  points in one question only.
+* :func:`check_behaviour`: the student's function runs on every case (through :func:`guard.run_student`:
+  fresh inputs, time limit, ban on the course's code, lent helpers, captured warnings) and a ``judge`` says
+  whether each result is acceptable. The other two are built on it:
+* :func:`check_function`: the judge compares the result with the reference's on the same inputs, output by
+  output (tuples element by element, dicts key by key), whatever the type handed in: numbers, numpy arrays,
+  lists, torch tensors (detached and moved to the CPU);
+* :func:`check_trained_model`: the judge trains nothing itself; it measures what the student's training
+  function produced (a test accuracy) against a threshold, and runs the first case twice to check that the
+  same seed gives the same result.
 
 A failure raises :class:`CheckFailed`, whose message names the case, the inputs, what was expected and what
-came back, and the largest error. It never shows the reference's code, and in a notebook it is displayed
-without a traceback (the lines of a hidden test must never reach a student).
+came back, where they differ and by how much. It never shows the reference's code, and in a notebook it is
+displayed without a traceback (the lines of a hidden test must never reach a student).
+
+Warnings are not mistakes: they are reported on stdout ("note: ..."), except that ``forbid_warnings=True``
+fails an answer on a *numerical* warning (numpy's overflow, invalid value or division by zero), the sign of an
+unstable formula. A debug message (``warnings.warn("...")``, a print to stderr) never costs points.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import inspect
-import io
 import traceback
-import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .guard import TimeLimitExceeded, reference_calls, time_limit
+from .. import gradcheck
+from . import guard
 
 DEFAULT_TIME_LIMIT = 10.0
-_timed_out: weakref.WeakSet = weakref.WeakSet()
 
 
 class CheckFailed(AssertionError):
@@ -58,11 +55,38 @@ class Case:
     kwargs: dict = field(default_factory=dict)
 
 
-# --- describing values -----------------------------------------------------------------------------------
+# --- what students hand in: numbers, arrays, lists, torch tensors ---------------------------------------
+
+
+def _is_tensor(value) -> bool:
+    return type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach")
+
+
+def as_plain(value):
+    """A torch tensor as a numpy array (detached, on the CPU; low-precision floats widened to float32), any
+    other value unchanged."""
+    if not _is_tensor(value):
+        return value
+    t = value.detach().cpu()
+    if t.is_floating_point() and t.element_size() < 4:  # float16 / bfloat16: numpy has no bfloat16
+        t = t.float()
+    return t.numpy()
+
+
+def _tensor_words(value) -> str:
+    """"a torch tensor of shape (2, 3) (torch.float32, on cuda:0, requires_grad)"."""
+    extras = [str(value.dtype)]
+    if value.device.type != "cpu":
+        extras.append(f"on {value.device}")
+    if value.requires_grad:
+        extras.append("requires_grad")
+    return f"a torch tensor of shape {tuple(value.shape)} ({', '.join(extras)})"
 
 
 def describe(value, limit: int = 12) -> str:
     """A short, rounded description of a value for a feedback message."""
+    if _is_tensor(value):
+        return _tensor_words(value) + (f": {describe(as_plain(value), limit)}" if value.numel() <= limit else "")
     if isinstance(value, (bool, np.bool_)):
         return repr(bool(value))
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -98,51 +122,84 @@ def _describe_args(fn: Callable, case: Case) -> str:
 
 # --- comparing values ------------------------------------------------------------------------------------
 
+LOW_PRECISION = ("float32", "float16", "bfloat16")
+
+
+def _to_array(got, name: str, exp: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """``got`` as a numeric numpy array, or (None, the sentence that says why it is not one)."""
+    kind = _kind(exp)
+    if _is_tensor(got):
+        arr = as_plain(got)
+    elif isinstance(got, (list, tuple)) and any(_is_tensor(v) for v in got):
+        return None, (f"{name}: expected {kind}, got a {type(got).__name__} of torch tensors: "
+                      f"stack them into one tensor (torch.stack) or one array")
+    else:
+        try:
+            arr = np.asarray(got)
+        except Exception:  # e.g. ragged lists
+            return None, f"{name}: expected {kind}, got {describe(got)} that numpy cannot turn into an array"
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        return None, f"{name}: expected {kind} of numbers, got {describe(got)}"
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        return None, f"{name}: expected real numbers, got complex values ({arr.dtype})"
+    return arr, None
+
 
 def compare_value(expected, got, name: str, rtol: float, atol: float) -> str | None:
     """None if ``got`` matches ``expected``; otherwise one sentence saying what is wrong with ``name``."""
-    exp = np.asarray(expected)
+    exp = np.asarray(as_plain(expected))
     if got is None:
         return f"{name}: got None. Did you forget a `return`?"
-    try:
-        arr = np.asarray(got)
-    except Exception:  # e.g. ragged lists
-        return f"{name}: expected {_kind(exp)}, got {describe(got)} that numpy cannot turn into an array"
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        return f"{name}: expected {_kind(exp)} of numbers, got {describe(got)}"
+    arr, problem = _to_array(got, name, exp)
+    if problem:
+        return problem
+    what = _tensor_words(got) if _is_tensor(got) else None
     if exp.ndim == 0 and arr.ndim != 0:
+        if arr.size == 1 and what:  # a one-element tensor: .item() is what they meant
+            return f"{name}: expected a single number, got {what}; return a float (tensor.item())"
         return f"{name}: expected a single number (a float), got an array of shape {arr.shape}"
     if arr.shape != exp.shape:
-        return f"{name}: expected shape {exp.shape}, got shape {arr.shape}"
+        return f"{name}: expected shape {exp.shape}, got " + (what or f"shape {arr.shape}")
+    low = str(getattr(got, "dtype", arr.dtype)).replace("torch.", "") in LOW_PRECISION
     arr = arr.astype(np.float64)
     if np.isnan(arr).any() and not np.isnan(exp).any():
-        return f"{name}: contains nan (expected {describe(expected)}, got {describe(got)})"
+        return f"{name}: contains nan (expected {describe(expected)}, got {describe(arr)})"
     if np.isinf(arr).any() and not np.isinf(exp).any():
-        return f"{name}: contains inf (expected {describe(expected)}, got {describe(got)})"
+        return f"{name}: contains inf (expected {describe(expected)}, got {describe(arr)})"
     if np.allclose(arr, exp, rtol=rtol, atol=atol, equal_nan=True):
         return None
     err = np.abs(np.nan_to_num(arr - exp, nan=np.inf))
-    where = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-    at = f" at index {tuple(int(i) for i in where)}" if err.ndim else ""
-    with np.errstate(invalid="ignore"):
-        rel = float(np.max(err / np.maximum(np.abs(arr) + np.abs(exp), 1e-12)))
-    return (f"{name} is wrong: expected {describe(expected)}, got {describe(got)}; "
-            f"max abs error {float(err.max()):.3g}{at}, largest relative error {rel:.2g}")
+    bad = ~np.isclose(arr, exp, rtol=rtol, atol=atol, equal_nan=True)
+    at = ""
+    if err.ndim:
+        where = [tuple(int(i) for i in idx) for idx in np.argwhere(bad)[:4]]
+        listing = ", ".join(str(w[0]) if len(w) == 1 else str(w) for w in where)
+        more = f" (and {int(bad.sum()) - len(where)} more)" if bad.sum() > len(where) else ""
+        at = f"; wrong at {int(bad.sum())} of {bad.size} entries, index {listing}{more}"
+    finite = np.isfinite(arr) & np.isfinite(exp)
+    rel = gradcheck.relative_error(arr[finite], exp[finite]) if finite.any() else float("inf")
+    message = (f"{name} is wrong: expected {describe(expected)}, got {describe(as_plain(got))}; "
+               f"max abs error {float(err.max()):.3g}{at}; largest relative error {rel:.2g}")
+    if low and np.allclose(arr, exp, rtol=1e-4, atol=1e-6):
+        message += (f". Your result is {str(getattr(got, 'dtype', arr.dtype))}: its rounding error alone is this "
+                    f"large; compute in float64 (torch: dtype=torch.float64 or .double())")
+    return message
 
 
 def _kind(exp: np.ndarray) -> str:
     return "a single number" if exp.ndim == 0 else f"an array of shape {exp.shape}"
 
 
-def _compare_outputs(expected, got, names: Sequence[str] | None, rtol: float, atol: float) -> list[str]:
-    """Problems with each output; an empty list means a match. Tuples are compared element by element."""
+def compare_outputs(expected, got, names: Sequence[str] | None, rtol: float, atol: float) -> list[str]:
+    """Problems with each output; an empty list means a match. Tuples are compared element by element, dicts
+    key by key (``names`` lists the elements or keys, for the feedback)."""
     if names is None:
         problem = compare_value(expected, got, "the result", rtol, atol)
         return [problem] if problem else []
     if isinstance(expected, dict):  # e.g. gradients {"W1": ..., "b1": ...}: compared key by key
         if not isinstance(got, dict) or set(got) != set(expected):
             keys = "a dict with the keys " + ", ".join(repr(k) for k in names)
-            found = f"keys {sorted(got)}" if isinstance(got, dict) else describe(got)
+            found = f"keys {sorted(map(str, got))}" if isinstance(got, dict) else describe(got)
             return [f"expected {keys}, got {found}"]
         expected, got = tuple(expected[k] for k in names), tuple(got[k] for k in names)
     if not isinstance(got, (tuple, list)) or len(got) != len(names):
@@ -157,76 +214,42 @@ def _compare_outputs(expected, got, names: Sequence[str] | None, rtol: float, at
     return problems
 
 
-# --- running the student's function ----------------------------------------------------------------------
+# --- the checks ------------------------------------------------------------------------------------------
+
+Judge = Callable[[Case, object], "str | list[str] | None"]
 
 
-@dataclass
-class _Run:
-    result: object = None
-    error: BaseException | None = None
-    timed_out: bool = False
-    reference_calls: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    stderr: str = ""
+def check_behaviour(
+    student: Callable,
+    cases: Sequence[Case],
+    judge: Judge,
+    *,
+    name: str,
+    lend: dict[str, Callable] | None = None,
+    forbid_warnings: bool = False,
+    seconds: float = DEFAULT_TIME_LIMIT,
+) -> None:
+    """Run ``student`` on every case; raise :class:`CheckFailed` at the first unacceptable result.
 
-
-@contextlib.contextmanager
-def _lent(fn: Callable, lend: dict[str, Callable]):
-    """Temporarily replace names in ``fn``'s globals (the student's notebook) with correct functions."""
-    namespace = getattr(fn, "__globals__", {})
-    saved = {name: namespace[name] for name in lend if name in namespace}
-    namespace.update({name: lend[name] for name in saved})
-    try:
-        yield
-    finally:
-        namespace.update(saved)
-
-
-def _run_student(fn: Callable, case: Case, lend: dict[str, Callable], seconds: float) -> _Run:
-    run = _Run()
-    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-    err = io.StringIO()
-    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err):
-        warnings.simplefilter("always")
-        with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"), _lent(fn, lend):
-            try:
-                with reference_calls(allowed=lend.values()) as calls, time_limit(seconds):
-                    run.result = fn(*args, **kwargs)
-            except TimeLimitExceeded:
-                run.timed_out = True
-            except Exception as exc:  # the student's bug, reported below
-                run.error = exc
-    run.reference_calls = calls
-    run.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
-    run.stderr = err.getvalue()
-    return run
-
-
-def _switch_off(fn: Callable, name: str, seconds: float) -> None:
-    """After a time-out: make every later call of ``fn`` (by its name in the student's notebook) fail at once."""
-    _timed_out.add(fn)
-    namespace = getattr(fn, "__globals__", None)
-    fn_name = getattr(fn, "__name__", None)
-    if namespace is None or namespace.get(fn_name) is not fn:
-        return
-
-    def switched_off(*args, **kwargs):
-        raise CheckFailed(f"{name} was switched off because it ran past the {seconds:g} s time limit in its tests. "
-                          f"Fix the loop and re-run the cell that defines {name}.")
-
-    switched_off.__name__ = fn_name
-    _timed_out.add(switched_off)
-    namespace[fn_name] = switched_off
-
-
-def _student_traceback(exc: BaseException, fn: Callable) -> str:
-    """The frames of the student's code only (from the function under check downwards)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    start = next((i for i, f in enumerate(frames) if f.name == getattr(fn, "__name__", None)), 0)
-    lines = []
-    for f in frames[start:]:
-        lines.append(f"      in {f.name}, line {f.lineno}: {(f.line or '').strip()}")
-    return "\n".join(lines)
+    ``judge(case, result)`` returns None when the result is acceptable, otherwise a sentence (or a list of
+    them) that says what is wrong. ``forbid_warnings`` makes a numerical warning a failure. Prints one line on
+    success and returns None (a test cell must not produce a value: nbgrader would read it as partial credit).
+    """
+    if not cases:
+        raise ValueError(f"{name}: a check needs at least one Case")
+    lend = dict(lend or {})
+    _check_callable(student, name, seconds)
+    notes: list[str] = []
+    for i, case in enumerate(cases, 1):
+        run = guard.run_student(student, case.args, case.kwargs, lend, seconds)
+        where = f"on {case.label} (case {i} of {len(cases)}) with\n{_describe_args(student, case)}"
+        _raise_if_it_failed(run, student, name, where, seconds, forbid_warnings)
+        problems = judge(case, run.result)
+        if problems:
+            listing = "\n".join(f"  - {p}" for p in ([problems] if isinstance(problems, str) else problems))
+            raise CheckFailed(f"{name} is not correct {where}\n{listing}")
+        notes += [n for n in run.notes if n not in notes]
+    _passed(name, len(cases), notes)
 
 
 def check_function(
@@ -241,89 +264,103 @@ def check_function(
     lend: dict[str, Callable] | None = None,
     forbid_warnings: bool = False,
     seconds: float = DEFAULT_TIME_LIMIT,
+    hint: Callable[[Case, object, object], str | None] | None = None,
 ) -> None:
-    """Run ``student`` and ``reference`` on every case; raise :class:`CheckFailed` at the first difference.
+    """:func:`check_behaviour` whose judge compares the student's result with ``reference``'s on the case.
 
     ``outputs`` names the elements of a tuple result (e.g. ``("w", "b")``), or the keys of a dict result, so
-    that feedback says which one is wrong. Prints one line on success and returns None (a test cell must not produce a value: nbgrader
-    would read it as partial credit).
+    that feedback says which one is wrong. ``hint(case, expected, got)``, if given, may add one sentence to a
+    failure (e.g. what the inputs are at the wrong entries).
     """
-    if not cases:
-        raise ValueError("check_function needs at least one Case")
-    lend = dict(lend or {})
-    _check_callable(student, name, seconds)
-    notes: list[str] = []
-    for i, case in enumerate(cases, 1):
-        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-        run = _run_student(student, case, lend, seconds)
-        where = f"on {case.label} (case {i} of {len(cases)}) with\n{_describe_args(reference, case)}"
-        _raise_if_it_failed(run, student, name, where, seconds, forbid_warnings)
-        problems = _compare_outputs(expected, run.result, outputs, rtol, atol)
-        if problems:
-            listing = "\n".join(f"  - {p}" for p in problems)
-            raise CheckFailed(f"{name} is not correct {where}\n{listing}")
-        notes += [w for w in run.warnings + run.stderr.strip().splitlines() if w and w not in notes]
-    _passed(name, len(cases), notes)
+
+    def judge(case: Case, got):
+        args, kwargs = guard.fresh_inputs(case.args, case.kwargs)
+        expected = reference(*args, **kwargs)
+        problems = compare_outputs(expected, got, outputs, rtol, atol)
+        if problems and hint is not None:
+            extra = hint(case, expected, got)
+            problems += [extra] if extra else []
+        return problems
+
+    check_behaviour(student, cases, judge, name=name, lend=lend, forbid_warnings=forbid_warnings, seconds=seconds)
 
 
-def check_behaviour(
+def check_trained_model(
     student: Callable,
     cases: Sequence[Case],
-    judge: Callable[[Case, object], str | None],
     *,
     name: str,
+    problem: Callable[[object], str | None],
+    score: Callable[[object], float],
+    threshold: float,
+    what: str,
+    settings: str,
+    advice: str,
+    same: Callable[[object, object], bool],
     lend: dict[str, Callable] | None = None,
     seconds: float = DEFAULT_TIME_LIMIT,
 ) -> None:
-    """Like :func:`check_function`, for answers that are judged by a property rather than compared with the
-    reference (e.g. "makes at most R^2 / gamma^2 updates", "reaches 90 % test accuracy").
+    """The one "trained model reaches X" check: judged by what the student's training function produced.
 
-    ``judge(case, result)`` returns None when the student's ``result`` is acceptable, otherwise one sentence
-    that says what is wrong. The same time limit, ban on calling the reference and warning capture apply.
+    For each case (one per seed), ``problem(result)`` first rejects a result of the wrong kind or shape (a
+    sentence, or None), then ``score(result)`` (e.g. the accuracy on held-out data) must reach ``threshold``;
+    a miss is reported as "``what`` 0.873 is below 0.95 with ``settings``: ``advice``". The first case is run a
+    second time at the end, and ``same(first, second)`` must hold: the same seed must give the same model.
     """
-    if not cases:
-        raise ValueError("check_behaviour needs at least one Case")
-    lend = dict(lend or {})
-    _check_callable(student, name, seconds)
-    notes: list[str] = []
-    for i, case in enumerate(cases, 1):
-        run = _run_student(student, case, lend, seconds)
-        where = f"on {case.label} (case {i} of {len(cases)}) with\n{_describe_args(student, case)}"
-        _raise_if_it_failed(run, student, name, where, seconds, forbid_warnings=False)
-        problem = judge(case, run.result)
-        if problem:
-            raise CheckFailed(f"{name} is not correct {where}\n  - {problem}")
-        notes += [w for w in run.warnings + run.stderr.strip().splitlines() if w and w not in notes]
-    _passed(name, len(cases), notes)
+    results: dict[int, object] = {}
+
+    def judge(case: Case, result):
+        wrong = problem(result)
+        if wrong:
+            return wrong
+        value = float(score(result))
+        if not value >= threshold:
+            return f"{what} {value:.3f} is below {threshold:.2f} with {settings}: {advice}"
+        key = id(case)
+        if key in results and not same(results[key], result):
+            return ("two runs with the same seed gave different results: draw every random number from "
+                    "np.random.default_rng(seed)")
+        results.setdefault(key, result)
+        return None
+
+    check_behaviour(student, list(cases) + list(cases[:1]), judge, name=name, lend=lend, seconds=seconds)
 
 
 def _check_callable(student: Callable, name: str, seconds: float) -> None:
     if not callable(student):
         raise CheckFailed(f"{name} should be a function, but it is {describe(student)}")
-    if student in _timed_out:
+    if guard.is_switched_off(student):
         raise CheckFailed(f"{name} is not checked again: it already ran past the {seconds:g} s time limit "
                           f"in an earlier check. Fix the loop and re-run the cell that defines {name}.")
 
 
-def _raise_if_it_failed(run: _Run, student: Callable, name: str, where: str, seconds: float,
+def _student_traceback(exc: BaseException, fn: Callable) -> str:
+    """The frames of the student's code only (from the function under check downwards)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    start = next((i for i, f in enumerate(frames) if f.name == getattr(fn, "__name__", None)), 0)
+    return "\n".join(f"      in {f.name}, line {f.lineno}: {(f.line or '').strip()}" for f in frames[start:])
+
+
+def _raise_if_it_failed(run: guard.Run, student: Callable, name: str, where: str, seconds: float,
                         forbid_warnings: bool) -> None:
-    """Raise CheckFailed for a run that timed out, called the reference, raised, or warned when forbidden."""
+    """Raise CheckFailed for a run that timed out, called the course's code, raised, or (when forbidden)
+    emitted a numerical warning."""
     if run.timed_out:
-        _switch_off(student, name, seconds)
+        guard.switch_off(student, f"{name} was switched off because it ran past the {seconds:g} s time limit in "
+                                  f"its tests. Fix the loop and re-run the cell that defines {name}.")
         raise CheckFailed(f"{name} did not finish within {seconds:g} s {where}\n"
                           f"  Is there a loop that never ends (a `while` whose condition stays true)?")
     if run.reference_calls:
         called = ", ".join(sorted(set(run.reference_calls)))
-        raise CheckFailed(f"{name} calls {called}, the course library's reference solution. "
+        raise CheckFailed(f"{name} calls {called}: the course library's reference solution, or code built on it. "
                           f"Write {name} yourself: answers that call the solution get no points.")
     if run.error is not None:
         exc = run.error
         raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}\n  {where}\n"
                           f"  where it happened:\n{_student_traceback(exc, student)}")
-    if forbid_warnings and (run.warnings or run.stderr.strip()):
-        shown = run.warnings[0] if run.warnings else run.stderr.strip().splitlines()[0]
-        raise CheckFailed(f"{name} emitted a warning ({shown}) {where}\n"
-                          f"  A numerically stable {name} computes this without any warning.")
+    if forbid_warnings and run.numerical_warnings:
+        raise CheckFailed(f"{name} emitted a warning ({run.numerical_warnings[0]}) {where}\n"
+                          f"  A numerically stable {name} computes this without overflow or invalid values.")
 
 
 def _passed(name: str, n_cases: int, notes: list[str]) -> None:

@@ -1,57 +1,75 @@
-"""What surrounds a student's function while a check runs it: a time limit and a ban on calling the solution.
+"""Everything around one call of a student's function while a check runs it.
 
-* ``@reference`` marks a lib function as a reference solution. It does not wrap the function (no overhead,
-  no ``__wrapped__`` to unwrap): it only records its code object.
-* ``reference_calls()`` watches, with ``sys.setprofile``, every Python call made inside the block and records
-  those that enter a reference solution, however it was reached (module attribute, alias, closure, reload
-  of the same file).
-* ``time_limit()`` raises :class:`TimeLimitExceeded` in the main thread after a number of seconds.
+:func:`run_student` makes the call and returns a :class:`Run`, with
+
+* fresh copies of the inputs: the student's function may modify its arguments in place without touching the
+  case (which the reference, the feedback and later cases still read);
+* a time limit (:func:`time_limit`): a never-ending loop fails the check instead of hanging the notebook;
+* a ban on calling the course's own code (:func:`reference_calls`): every call that enters a function of a
+  module registered in :mod:`dlcourse._reference` is recorded, however it was reached (module attribute,
+  alias, closure, a layer class, a private kernel);
+* correct functions lent by name (``lend``): while one answer is checked, the student's *other* answers are
+  replaced in the notebook's namespace by the reference, so that one mistake costs points in one question;
+* warnings and stderr captured, so that the check can report them on stdout (nbgrader scores any stderr
+  output in a test cell as 0).
+
+A function that ran out of time is switched off (:func:`switch_off`): its name in the student's notebook is
+bound to a stub that fails at once until the student re-runs the cell that defines it, so a loop costs the time
+limit once per notebook, not once per later cell that calls it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import signal
 import sys
 import threading
+import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from types import CodeType
+from dataclasses import dataclass, field
 
-_REFERENCES: dict[CodeType, str] = {}
+import numpy as np
 
+from .. import _reference
 
-def reference(fn: Callable) -> Callable:
-    """Mark ``fn`` as a reference solution that a student's function under check must not call."""
-    _REFERENCES[fn.__code__] = f"{fn.__module__}.{fn.__qualname__}"
-    return fn
+_timed_out: weakref.WeakSet = weakref.WeakSet()
 
 
-def reference_name(fn: Callable) -> str | None:
-    """``"dlcourse.linear.sigmoid"`` for a reference solution, None for any other function."""
-    return _REFERENCES.get(getattr(fn, "__code__", None))
+# --- the ban on calling the course's own code ------------------------------------------------------------
 
 
-@contextmanager
+@contextlib.contextmanager
 def reference_calls(allowed: Iterable[Callable] = ()) -> Iterator[list[str]]:
-    """Record, in the yielded list, the reference solutions called inside the block.
+    """Record, in the yielded list, the course functions (see :mod:`dlcourse._reference`) called in the block.
 
     Functions in ``allowed`` (and whatever they call) are not recorded: a check uses this to lend a student
     a correct helper, e.g. a correct ``nll_grad`` while it grades their ``fit_logistic``.
     """
     allowed_codes = {fn.__code__ for fn in allowed}
     calls: list[str] = []
-    depth = 0  # > 0 while inside an allowed function
+    lent_depth = 0  # > 0 while inside an allowed function
+    course_depth = 0  # > 0 while inside course code: only the outermost entry is recorded
 
     def profiler(frame, event, arg):
-        nonlocal depth
+        nonlocal lent_depth, course_depth
         code = frame.f_code
         if event == "call":
             if code in allowed_codes:
-                depth += 1
-            elif depth == 0 and code in _REFERENCES:
-                calls.append(_REFERENCES[code])
-        elif event == "return" and code in allowed_codes:
-            depth -= 1
+                lent_depth += 1
+            elif lent_depth == 0:
+                name = _reference.code_name(code)
+                if name is not None:
+                    if course_depth == 0:
+                        calls.append(name)
+                    course_depth += 1
+        elif event == "return":
+            if code in allowed_codes:
+                lent_depth -= 1
+            elif lent_depth == 0 and course_depth and _reference.code_name(code) is not None:
+                course_depth -= 1
 
     previous = sys.getprofile()
     sys.setprofile(profiler)
@@ -59,6 +77,9 @@ def reference_calls(allowed: Iterable[Callable] = ()) -> Iterator[list[str]]:
         yield calls
     finally:
         sys.setprofile(previous)
+
+
+# --- the time limit --------------------------------------------------------------------------------------
 
 
 class TimeLimitExceeded(BaseException):
@@ -69,7 +90,7 @@ class TimeLimitExceeded(BaseException):
     """
 
 
-@contextmanager
+@contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`TimeLimitExceeded` in the block after ``seconds`` (main thread on POSIX only).
 
@@ -90,3 +111,111 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# --- lending correct functions ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def lent(fn: Callable, lend: dict[str, Callable]) -> Iterator[None]:
+    """Temporarily replace names in ``fn``'s globals (the student's notebook) with the functions of ``lend``."""
+    namespace = getattr(fn, "__globals__", {})
+    saved = {name: namespace[name] for name in lend if name in namespace}
+    namespace.update({name: lend[name] for name in saved})
+    try:
+        yield
+    finally:
+        namespace.update(saved)
+
+
+# --- one call --------------------------------------------------------------------------------------------
+
+NUMERICAL_WARNINGS = ("overflow", "invalid value", "divide by zero")
+"""Words in a numpy ``RuntimeWarning`` that mark a numerically unstable computation."""
+
+
+@dataclass
+class Run:
+    """What happened in one call of a student's function."""
+
+    result: object = None
+    error: BaseException | None = None
+    timed_out: bool = False
+    reference_calls: list[str] = field(default_factory=list)
+    warnings: list[warnings.WarningMessage] = field(default_factory=list)
+    stderr: str = ""
+
+    @property
+    def numerical_warnings(self) -> list[str]:
+        """The RuntimeWarnings numpy raises on overflow, invalid values and division by zero."""
+        return [_warning_text(w) for w in self.warnings if issubclass(w.category, RuntimeWarning)
+                and any(word in str(w.message) for word in NUMERICAL_WARNINGS)]
+
+    @property
+    def notes(self) -> list[str]:
+        """Every warning and stderr line, as text, once each."""
+        found: list[str] = []
+        for text in [_warning_text(w) for w in self.warnings] + self.stderr.strip().splitlines():
+            if text and text not in found:
+                found.append(text)
+        return found
+
+
+def _warning_text(w: warnings.WarningMessage) -> str:
+    return f"{w.category.__name__}: {w.message}"
+
+
+def fresh_inputs(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Deep copies of a call's arguments: what each call (the reference's, the student's) gets."""
+    return copy.deepcopy(args), copy.deepcopy(kwargs)
+
+
+def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float) -> Run:
+    """Call ``fn`` on fresh copies of the arguments under the time limit, the ban and the lending."""
+    run = Run()
+    args, kwargs = fresh_inputs(args, kwargs)
+    err = io.StringIO()
+    calls: list[str] = []
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err):
+        warnings.simplefilter("always")
+        with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"), lent(fn, lend):
+            try:
+                with reference_calls(allowed=lend.values()) as calls, time_limit(seconds):
+                    run.result = fn(*args, **kwargs)
+            except TimeLimitExceeded:
+                run.timed_out = True
+            except Exception as exc:  # the student's bug, reported by the check
+                run.error = exc
+    run.reference_calls = calls
+    run.warnings = list(caught)
+    run.stderr = err.getvalue()
+    return run
+
+
+# --- switching off a function that ran out of time -------------------------------------------------------
+
+
+def switch_off(fn: Callable, message: str) -> None:
+    """Make every later call of ``fn`` (by its name in the student's notebook) raise ``message`` at once."""
+    from .core import CheckFailed
+
+    _timed_out.add(fn)
+    namespace = getattr(fn, "__globals__", None)
+    fn_name = getattr(fn, "__name__", None)
+    if namespace is None or namespace.get(fn_name) is not fn:
+        return
+
+    def switched_off(*args, **kwargs):
+        raise CheckFailed(message)
+
+    switched_off.__name__ = fn_name
+    _timed_out.add(switched_off)
+    namespace[fn_name] = switched_off
+
+
+def is_switched_off(fn: Callable) -> bool:
+    """True for a function that already ran out of time (or the stub that replaced it)."""
+    try:
+        return fn in _timed_out
+    except TypeError:  # not weak-referenceable: never switched off
+        return False

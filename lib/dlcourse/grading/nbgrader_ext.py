@@ -12,6 +12,8 @@ from nbformat.v4 import new_output
 from nbgrader.utils import is_grade
 from traitlets import Integer, Unicode
 
+from .._execution import SlicedReplyPolling
+
 REDACTED = "[line of a hidden test removed]"
 
 
@@ -62,7 +64,27 @@ class RedactHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-class ResilientExecute(Execute):
+class ClearWidgetState(NbGraderPreprocessor):
+    """Drop the ipywidgets state that an executed source notebook carries in its metadata.
+
+    A solution notebook run by ``make notebooks`` stores the state of its widgets (a progress display's last
+    text: "epoch 30/30 ... test_acc 0.962") in ``metadata.widgets``; nbgrader's ``ClearOutput`` leaves it, so a
+    release would give away the solution's settings and results. Runs in ``GenerateAssignment``.
+    """
+
+    def preprocess(self, nb, resources):
+        nb.metadata.pop("widgets", None)
+        for cell in nb.cells:
+            cell.metadata.pop("widgets", None)
+        return nb, resources
+
+
+class ReliableExecute(SlicedReplyPolling, Execute):
+    """nbgrader's ``Execute`` waiting for each cell's reply in short slices (:mod:`dlcourse._execution`): a lost
+    wake-up of the jupyter client costs a quarter of a second, not the cell timeout. Used by ``nbgrader validate``."""
+
+
+class ResilientExecute(ReliableExecute):
     """nbgrader's ``Execute``, except that a dying kernel does not drop the whole submission.
 
     When student code kills the kernel (``os._exit``, a segfault, the memory limit), nbclient raises

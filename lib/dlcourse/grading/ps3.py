@@ -11,17 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import autodiff, data, layers, mlp
-from .core import Case, check_behaviour, check_function, describe
-from .guard import reference
+from .core import Case, as_plain, check_function, check_trained_model, describe
 
 DIGITS_ACCURACY = 0.95
-
-# A student's Value that only wraps the library's is calling the solution: mark every method of it.
-for _cls in autodiff.Value.__mro__[:-1]:
-    for _attr in vars(_cls).values():
-        _fn = getattr(_attr, "fget", None) or getattr(_attr, "__func__", None) or _attr
-        if hasattr(_fn, "__code__"):
-            reference(_fn)
 
 LAYER_HELPERS = {"linear_forward": layers.linear_forward, "linear_backward": layers.linear_backward,
                  "relu_forward": layers.relu_forward, "relu_backward": layers.relu_backward,
@@ -67,13 +59,27 @@ def check_relu_forward(relu_forward, seed: int = 0, n_random: int = 4) -> None:
 def check_relu_backward(relu_backward, seed: int = 0, n_random: int = 4) -> None:
     """dout where x > 0, else 0 (also at x = 0 exactly)."""
     rng = np.random.default_rng(seed)
-    cases = [Case((np.array([[5.0, 5.0, 5.0]]), np.array([[-1.0, 0.0, 2.0]])), "x = 0 exactly gets gradient 0")]
+    cases = [Case((np.array([[5.0, 5.0, 5.0]]), np.array([[-1.0, 0.0, 2.0]])),
+                  "x negative, zero and positive (the gradient at x = 0 exactly is 0)")]
     for i in range(n_random):
         N, D, _ = _shapes(rng)
         x = rng.normal(size=(N, D))
         x[rng.random(size=x.shape) < 0.2] = 0.0
         cases.append(Case((rng.normal(size=(N, D)), x), f"random input {i + 1} with some exact zeros"))
-    check_function(relu_backward, layers.relu_backward, cases, name="relu_backward", rtol=1e-12, atol=0)
+    check_function(relu_backward, layers.relu_backward, cases, name="relu_backward", rtol=1e-12, atol=0,
+                   hint=_relu_hint)
+
+
+def _relu_hint(case: Case, expected, got) -> str | None:
+    """Where the wrong entries are: at x < 0 (a missing mask), at x = 0 (the kink) or at x > 0."""
+    x = np.asarray(case.args[1])
+    got = np.asarray(as_plain(got), dtype=float) if np.shape(as_plain(got)) == x.shape else None
+    if got is None:
+        return None
+    wrong = ~np.isclose(got, expected, rtol=1e-12, atol=0)
+    kinds = [what for what, mask in (("x < 0", x < 0), ("x = 0 exactly", x == 0), ("x > 0", x > 0))
+             if np.any(wrong & mask)]
+    return f"the wrong entries are where {' and where '.join(kinds)}" if kinds else None
 
 
 def check_softmax_cross_entropy(softmax_cross_entropy, seed: int = 0, n_random: int = 6) -> None:
@@ -109,6 +115,23 @@ def check_mlp_gradients(mlp_gradients, seed: int = 0, n_random: int = 5) -> None
 
 # --- the autodiff engine --------------------------------------------------------------------------------
 
+def _fan_out(a, b, c):
+    q = a * b  # q feeds two operations: its gradient is the sum over both uses
+    return q * q + q
+
+
+def _diamond(a, b, c):
+    h = (a * c).tanh()  # h reaches the output along two paths, each through another node
+    u, v = h * b, h + c
+    return u * v + h
+
+
+def _shared_subexpression(a, b, c):
+    s = a + b
+    t = s * s  # s used twice by one node
+    return (t + s).exp().log() * c + t * s
+
+
 EXPRESSIONS = {
     "(a + b) * c": lambda a, b, c: (a + b) * c,
     "a * a * b (a used twice)": lambda a, b, c: a * a * b,
@@ -121,6 +144,9 @@ EXPRESSIONS = {
     "1 - a * b + c / 4": lambda a, b, c: 1 - a * b + c / 4,
     "a neuron: (w1*x1 + w2*x2 + b).tanh()": lambda a, b, c: (a * 2.0 + b * -1.5 + c).tanh(),
     "a deep chain: 30 steps of x = (x * a + b).tanh() + c": lambda a, b, c: _chain(a, b, c, 30),
+    "a node used twice: q = a * b; q * q + q": _fan_out,
+    "a diamond: h = (a * c).tanh(); (h * b) * (h + c) + h": _diamond,
+    "a shared sum: s = a + b; t = s * s; (t + s).exp().log() * c + t * s": _shared_subexpression,
 }
 
 
@@ -131,28 +157,37 @@ def _chain(a, b, c, steps: int):
     return x
 
 
-def _evaluate(value_class, expression: str, inputs: tuple[float, float, float]):
-    """Build the expression from three fresh values, run backward; return (output, gradients of the inputs)."""
+def _evaluate(value_class, expression: str, inputs: tuple[float, float, float], n_backward: int = 1):
+    """Build the expression from three fresh values, run backward ``n_backward`` times; return (output, the
+    gradients of the inputs)."""
     leaves = [value_class(x) for x in inputs]
     out = EXPRESSIONS[expression](*leaves)
-    out.backward()
+    for _ in range(n_backward):
+        out.backward()
     return float(out.data), np.array([float(v.grad) for v in leaves])
 
 
 def check_value(Value, seed: int = 0, n_random: int = 2) -> None:
-    """Value's data and the gradients after backward() on expressions using every required operation."""
+    """Value's data and the gradients after backward() on expressions using every required operation, nodes
+    used more than once, and backward() called twice on the same graph (it must give the same gradients)."""
     rng = np.random.default_rng(seed)
-    cases = [Case(("(a + b) * c", (-2.0, 5.0, -4.0)), "the worked example (x + y) * z at (-2, 5, -4)")]
+    cases = [Case(("(a + b) * c", (-2.0, 5.0, -4.0), 1), "the worked example (x + y) * z at (-2, 5, -4)"),
+             Case(("a node used twice: q = a * b; q * q + q", (2.0, 3.0, 0.0), 1),
+                  "q = a * b used twice, at a = 2, b = 3 (d out / d a = (2q + 1) b = 39)")]
     for name in EXPRESSIONS:
         for k in range(n_random):
             a, b, c = rng.uniform(0.3, 2.0, size=3) * rng.choice([-1.0, 1.0], size=3)
-            cases.append(Case((name, (float(a), float(b), float(c))), f"{name}, random inputs {k + 1}"))
+            cases.append(Case((name, (float(a), float(b), float(c)), 1), f"{name}, random inputs {k + 1}"))
+    for name in ("(a + b) * c", "a node used twice: q = a * b; q * q + q", "a deep chain: 30 steps of x = (x * a + b).tanh() + c"):
+        a, b, c = rng.uniform(0.3, 2.0, size=3)
+        cases.append(Case((name, (float(a), float(b), float(c)), 2),
+                          f"{name}, backward() called twice (each call starts the gradients from 0)"))
 
-    def student(expression: str, inputs):
-        return _evaluate(Value, expression, inputs)
+    def student(expression: str, inputs, n_backward: int):
+        return _evaluate(Value, expression, inputs, n_backward)
 
-    def expected(expression: str, inputs):
-        return _evaluate(autodiff.Value, expression, inputs)
+    def expected(expression: str, inputs, n_backward: int):
+        return _evaluate(autodiff.Value, expression, inputs, n_backward)
 
     check_function(student, expected, cases, name="Value", outputs=("out.data", "[a.grad, b.grad, c.grad]"),
                    rtol=1e-8, atol=1e-10)
@@ -162,28 +197,26 @@ def check_train_mlp(train_mlp, hidden: int, lr: float, epochs: int, seeds=(0,)) 
     """Trained on the digits' training split with the student's settings, at least 95 % test accuracy (each seed);
     the same seed gives the same parameters."""
     X_train, X_test, y_train, y_test = data.digits_split()
-    cases = [Case((X_train, y_train, hidden, lr, epochs, s), f"the digits training split, seed {s}") for s in seeds]
-    first = {}
+    shapes = {"W1": (64, hidden), "b1": (hidden,), "W2": (hidden, 10), "b2": (10,)}
 
-    def judge(case: Case, result) -> str | None:
+    def as_params(result) -> dict:
+        return {k: np.asarray(as_plain(v), dtype=float) for k, v in result.items()}
+
+    def problem(result) -> str | None:
         if not isinstance(result, dict) or set(result) != set(mlp.PARAM_NAMES):
             return f"expected a dict with the keys {', '.join(mlp.PARAM_NAMES)}, got {describe(result)}"
-        shapes = {"W1": (64, hidden), "b1": (hidden,), "W2": (hidden, 10), "b2": (10,)}
         for k, shape in shapes.items():
-            if np.shape(result[k]) != shape:
-                return f"{k} must have shape {shape}, got {np.shape(result[k])}"
-        params = {k: np.asarray(v, dtype=float) for k, v in result.items()}
-        if not all(np.all(np.isfinite(v)) for v in params.values()):
+            if np.shape(as_plain(result[k])) != shape:
+                return f"{k} must have shape {shape}, got {np.shape(as_plain(result[k]))}"
+        if not all(np.all(np.isfinite(v)) for v in as_params(result).values()):
             return "the parameters contain nan or inf: is the learning rate too large?"
-        acc = mlp.accuracy(params, X_test, y_test)
-        if acc < DIGITS_ACCURACY:
-            return (f"test accuracy {acc:.3f} is below {DIGITS_ACCURACY:.2f} with hidden = {hidden}, lr = {lr}, "
-                    f"epochs = {epochs}: check the update, or train longer / with another lr")
-        seed = case.args[-1]
-        if seed in first and any(not np.array_equal(first[seed][k], params[k]) for k in params):
-            return "two runs with the same seed gave different parameters: draw everything from np.random.default_rng(seed)"
-        first[seed] = params
         return None
 
-    check_behaviour(train_mlp, cases + cases[:1], judge, name="train_mlp on the digits",
-                    lend={"mlp_gradients": mlp.mlp_gradients, **LAYER_HELPERS}, seconds=25)
+    cases = [Case((X_train, y_train, hidden, lr, epochs, s), f"the digits training split, seed {s}") for s in seeds]
+    check_trained_model(train_mlp, cases, name="train_mlp on the digits", problem=problem,
+                        score=lambda result: mlp.accuracy(as_params(result), X_test, y_test),
+                        threshold=DIGITS_ACCURACY, what="test accuracy",
+                        settings=f"hidden = {hidden}, lr = {lr}, epochs = {epochs}",
+                        advice="check the update, or train longer / with another lr",
+                        same=lambda a, b: all(np.array_equal(as_params(a)[k], as_params(b)[k]) for k in shapes),
+                        lend={"mlp_gradients": mlp.mlp_gradients, **LAYER_HELPERS}, seconds=25)
