@@ -1,7 +1,7 @@
 """Regenerate the student versions in course/assignments/ from solutions/ with nbgrader (`make release`).
 
 nbgrader runs in a scratch copy of the course (this repository's nbgrader_config.py and solutions/), so the
-instructor's gradebook is not touched. An assignment folder in course/assignments/ is replaced only when git
+instructor's gradebook is not touched; its output (grading/release/ there) is copied into course/assignments/. An assignment folder in course/assignments/ is replaced only when git
 says it has no uncommitted changes: a student's or an instructor's edits there are never overwritten.
 
     python tools/release.py                 # regenerate every assignment in place
@@ -41,7 +41,7 @@ def generate(into: Path, names: list[str]) -> None:
             target = into / name
             if target.exists():
                 shutil.rmtree(target)
-            shutil.copytree(scratch / "course" / "assignments" / name, target)
+            shutil.copytree(scratch / "grading" / "release" / name, target)
 
 
 def has_local_changes(path: Path) -> bool:
