@@ -41,24 +41,23 @@ def as_matrix(x, name: str, cols: int | None = None) -> np.ndarray:
     return m
 
 
-def as_labels01(y, name: str, n: int) -> np.ndarray:
-    """Binary labels of shape ``(n,)`` with values in {0, 1}, returned as float64."""
+def _labels(y, name: str, n: int, allowed: tuple[int, int], words: str) -> np.ndarray:
     v = as_float_array(y, name, ndim=1)
     if v.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) to match the {n} rows of X, got {v.shape}")
-    if not np.all((v == 0) | (v == 1)):
-        raise ValueError(f"{name} must contain only the labels 0 and 1")
+    if not np.all(np.isin(v, allowed)):
+        raise ValueError(f"{name} must contain only the labels {words}")
     return v
+
+
+def as_labels01(y, name: str, n: int) -> np.ndarray:
+    """Binary labels of shape ``(n,)`` with values in {0, 1}, returned as float64."""
+    return _labels(y, name, n, (0, 1), "0 and 1")
 
 
 def as_labels_pm1(y, name: str, n: int) -> np.ndarray:
     """Labels of shape ``(n,)`` with values in {-1, +1}, returned as float64."""
-    v = as_float_array(y, name, ndim=1)
-    if v.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) to match the {n} rows of X, got {v.shape}")
-    if not np.all((v == -1) | (v == 1)):
-        raise ValueError(f"{name} must contain only the labels -1 and +1 (convert 0/1 labels with 2 * y - 1)")
-    return v
+    return _labels(y, name, n, (-1, 1), "-1 and +1 (convert 0/1 labels with 2 * y - 1)")
 
 
 def as_scalar(x, name: str) -> float:
@@ -101,6 +100,14 @@ def as_int(n, name: str, minimum: int = 1) -> int:
     if n < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {n}")
     return int(n)
+
+
+def as_nonnegative_float(x, name: str) -> float:
+    """A finite number >= 0."""
+    value = as_scalar(x, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
 
 
 def as_positive_float(x, name: str) -> float:

@@ -51,9 +51,7 @@ def gaussian_classes(n: int, mu0, mu1, Sigma0, Sigma1=None, prior1: float = 0.5,
 def moons(n: int, noise: float = 0.1, rng=0):
     """Two interleaving half circles: ``X`` (n, 2), ``y`` (n,) in {0, 1}; not linearly separable."""
     n = _validate.as_int(n, "n", minimum=2)
-    noise = _validate.as_scalar(noise, "noise")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    noise = _validate.as_nonnegative_float(noise, "noise")
     rng = _validate.as_rng(rng)
     y = np.arange(n) % 2
     t = rng.uniform(0.0, np.pi, n)
@@ -71,9 +69,7 @@ def xor(n: int, noise: float = 0.3, rng=0):
     Returns ``X`` (n, 2), ``y`` (n,) in {0, 1}.
     """
     n = _validate.as_int(n, "n")
-    noise = _validate.as_scalar(noise, "noise")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    noise = _validate.as_nonnegative_float(noise, "noise")
     rng = _validate.as_rng(rng)
     corners = rng.choice([-1.0, 1.0], size=(n, 2))
     y = (corners[:, 0] != corners[:, 1]).astype(np.int64)
@@ -109,9 +105,7 @@ def spirals(n: int, rng=0, turns: float = 2.0, noise: float = 0.05):
     """
     n = _validate.as_int(n, "n")
     turns = _validate.as_positive_float(turns, "turns")
-    noise = _validate.as_scalar(noise, "noise")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    noise = _validate.as_nonnegative_float(noise, "noise")
     rng = _validate.as_rng(rng)
     y = np.arange(n) % 2
     angle = np.sqrt(rng.uniform(0.02, 1.0, n)) * turns * 2 * np.pi
@@ -131,9 +125,7 @@ def separable(n: int, d: int = 2, margin: float = 0.1, rng=0):
     """
     n = _validate.as_int(n, "n")
     d = _validate.as_int(d, "d")
-    margin = _validate.as_scalar(margin, "margin")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+    margin = _validate.as_nonnegative_float(margin, "margin")
     rng = _validate.as_rng(rng)
     for _ in range(100):  # a new hyperplane whenever all the points fall on one side of it
         w_true = rng.standard_normal(d + 1)

@@ -38,13 +38,6 @@ from . import _reference, _validate
 _reference.reference_module(__name__)
 
 
-def _nonneg(x, name: str) -> float:
-    value = _validate.as_scalar(x, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
 def _beta(x, name: str) -> float:
     value = _validate.as_scalar(x, name)
     if not 0.0 <= value < 1.0:
@@ -57,7 +50,7 @@ class Optimizer:
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         self.lr = _validate.as_positive_float(lr, "lr")
-        self.weight_decay = _nonneg(weight_decay, "weight_decay")
+        self.weight_decay = _validate.as_nonnegative_float(weight_decay, "weight_decay")
         self.state: dict[str, dict] = {}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
