@@ -285,3 +285,154 @@ def test_worked_example_has_the_chain_rule_gradients():
     assert [g[k].label for k in "xyzqf"] == list("xyzqf")
     with pytest.raises(ValueError, match="y must be finite"):
         ad.worked_example(1.0, float("nan"), 2.0)
+
+
+# --- counting operations ------------------------------------------------------------------------------------
+
+
+def test_counting_measures_both_modes():
+    def f(x1, x2, x3):
+        return (x1 * x2 - x3).tanh() + x1 / x3  # -, / are built from neg, +, ** -1 and *
+
+    x0 = [0.3, -1.2, 2.0]
+    graph = f(*[Value(x) for x in x0])
+    n_ops, n_edges = count_ops(graph), len(trace(graph)[1])
+    with ad.counting() as fwd:
+        forward_gradient(f, x0)
+    with ad.counting() as rev:
+        reverse_gradient(f, x0)
+    assert (fwd.dual, fwd.value, fwd.backward) == (3 * n_ops, 0, 0)  # n = 3 passes, each runs every operation
+    assert (rev.dual, rev.value, rev.backward) == (0, n_ops, n_edges)  # one pass, one multiply-add per edge
+    assert n_ops == 7 and n_edges == 11  # *, neg, +, tanh, **-1, *, +: five of them binary
+
+
+def test_counting_blocks_nest_and_report_only_their_own_operations():
+    a = Dual(1.0, 1.0)
+    with ad.counting() as outer:
+        _ = a * a
+        with ad.counting() as inner:
+            _ = a.exp() + 1
+        _ = Value(2.0) * 3
+    assert (inner.dual, inner.value) == (2, 0)
+    assert (outer.dual, outer.value, outer.backward) == (3, 1, 0)
+    with ad.counting() as none:
+        _ = 2.0 * 3.0 + math.exp(1.0)
+    assert none == ad.OpCount()
+
+
+def test_forward_mode_costs_n_passes_reverse_mode_does_not_grow_with_n():
+    def f(*xs):
+        return sum((x * x for x in xs), start=0.0).tanh()
+
+    for n in (2, 8, 32):
+        x0 = np.linspace(-0.5, 0.5, n)
+        with ad.counting() as fwd:
+            forward_gradient(f, x0)
+        with ad.counting() as rev:
+            reverse_gradient(f, x0)
+        assert fwd.dual == n * (2 * n + 1)  # n passes of 2n + 1 operations
+        assert rev.value + rev.backward == (2 * n + 1) + (1 + 2 * n + 2 * n)  # C + edges: 1 (tanh) + 2 per * and +
+
+
+# --- the MLP of dlcourse.mlp on Values ---------------------------------------------------------------------
+
+
+def random_mlp_problem(seed, N=9, D=3, H=5, K=4, scale=1.0):
+    from dlcourse import mlp
+
+    rng = np.random.default_rng(seed)
+    params = mlp.init_mlp(D, H, K, seed=rng)
+    params["b1"], params["b2"] = 0.3 * rng.normal(size=H), 0.3 * rng.normal(size=K)
+    params["W2"] *= scale
+    return params, rng.normal(size=(N, D)), rng.integers(0, K, size=N)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_value_mlp_matches_the_numpy_mlp(seed):
+    from dlcourse import mlp
+
+    params, X, y = random_mlp_problem(seed)
+    loss, grads = ad.mlp_loss_and_gradients(params, X, y)
+    expected = mlp.mlp_gradients(params, X, y)
+    assert loss == pytest.approx(mlp.mlp_loss(params, X, y), rel=1e-12)
+    for name in ad.MLP_PARAM_NAMES:
+        assert grads[name].shape == params[name].shape and grads[name].dtype == np.float64
+        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-10, atol=1e-14)
+    P = ad.value_params(params)
+    logits = ad.mlp_logits(P, X)
+    assert logits.shape == (9, 4) and logits.dtype == object
+    np.testing.assert_allclose(np.vectorize(lambda v: v.data)(logits), mlp.mlp_forward(params, X), rtol=1e-12)
+
+
+def test_value_softmax_cross_entropy_is_stable_for_huge_logits():
+    from dlcourse import mlp
+
+    params, X, y = random_mlp_problem(0, scale=1e4)  # logits of order 1e4: exp(logit) would overflow
+    assert np.abs(mlp.mlp_forward(params, X)).max() > 1000
+    loss, grads = ad.mlp_loss_and_gradients(params, X, y)
+    expected = mlp.mlp_gradients(params, X, y)
+    assert math.isfinite(loss) and loss == pytest.approx(mlp.mlp_loss(params, X, y), rel=1e-10)
+    for name in ad.MLP_PARAM_NAMES:
+        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-9, atol=1e-9 * np.abs(expected[name]).max())
+    z = [[Value(1000.0), Value(-1000.0)], [Value(0.0), Value(0.0)]]
+    out = ad.softmax_cross_entropy(z, [0, 1])
+    out.backward()
+    assert out.data == pytest.approx(math.log(2) / 2)
+    assert [v.grad for v in z[0]] == [0.0, 0.0] and [v.grad for v in z[1]] == [0.25, -0.25]
+
+
+def test_value_params_are_labelled_leaves_and_round_trip():
+    params, _, _ = random_mlp_problem(1)
+    P = ad.value_params(params)
+    assert set(P) == set(ad.MLP_PARAM_NAMES)
+    assert P["W1"].shape == (3, 5) and P["W1"][0, 2].label == "W1[0,2]" and P["b2"][3].label == "b2[3]"
+    assert all(isinstance(v, Value) and not v._prev for A in P.values() for v in A.flat)
+    for name, array in ad.param_data(P).items():
+        np.testing.assert_array_equal(array, params[name])
+    assert all(np.all(g == 0) for g in ad.param_grads(P).values())
+    P["b1"][0].data = 99.0  # the Values are new objects: params is untouched
+    assert params["b1"][0] != 99.0
+
+
+def test_sgd_step_moves_against_the_gradient_and_lowers_the_loss():
+    params, X, y = random_mlp_problem(2)
+    P = ad.value_params(params)
+    loss = ad.softmax_cross_entropy(ad.mlp_logits(P, X), y)
+    loss.backward()
+    before, grads = ad.param_data(P), ad.param_grads(P)
+    ad.sgd_step(P, 0.1)
+    for name, array in ad.param_data(P).items():
+        np.testing.assert_allclose(array, before[name] - 0.1 * grads[name], rtol=1e-15)
+    assert ad.softmax_cross_entropy(ad.mlp_logits(P, X), y).data < loss.data
+
+
+def test_a_value_mlp_learns_the_two_moons():
+    from dlcourse import data, mlp
+
+    X, y = data.moons(100, noise=0.1, rng=0)
+    P = ad.value_params(mlp.init_mlp(2, 16, 2, seed=0))
+    rng = np.random.default_rng(0)
+    for _ in range(150):  # about 1 s
+        batch = rng.choice(len(X), size=16, replace=False)
+        loss = ad.softmax_cross_entropy(ad.mlp_logits(P, X[batch]), y[batch])
+        loss.backward()
+        ad.sgd_step(P, 1.0)
+    assert mlp.accuracy(ad.param_data(P), X, y) > 0.95  # a linear classifier gets about 0.88
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: ad.value_params({"W1": np.ones((2, 3))}), ValueError, "keys W1, b1, W2, b2"),
+    (lambda: ad.value_params([1, 2]), ValueError, "got list"),
+    (lambda: ad.value_params({"W1": np.ones((2, 3)), "b1": np.ones(3), "W2": np.ones((4, 2)), "b2": np.ones(2)}),
+     ValueError, "H = 3"),
+    (lambda: ad.value_params({"W1": np.ones((2, 3)), "b1": np.ones(2), "W2": np.ones((3, 2)), "b2": np.ones(2)}),
+     ValueError, r"b1 must have shape \(3,\)"),
+    (lambda: ad.mlp_logits({"W1": np.ones((2, 3))}, np.ones((1, 2))), TypeError, "value_params"),
+    (lambda: ad.mlp_logits(ad.value_params(random_mlp_problem(0)[0]), np.ones((2, 5))), ValueError, "3 columns"),
+    (lambda: ad.softmax_cross_entropy(np.ones((2, 3)), [0, 1]), TypeError, r"\(N, K\) array of Values"),
+    (lambda: ad.softmax_cross_entropy([[Value(1.0), Value(2.0)]], [2]), ValueError, r"labels in 0\.\.1"),
+    (lambda: ad.sgd_step(ad.value_params(random_mlp_problem(0)[0]), -1.0), ValueError, "lr"),
+])
+def test_value_mlp_bad_input_is_a_clear_error(make, error, message):
+    with pytest.raises(error, match=message):
+        make()

@@ -172,8 +172,28 @@ def test_draw_graph_depth_is_the_longest_path_and_repeated_inputs_get_two_arrows
     assert sorted(x for x, _ in pos.values()) == [0.0, 0.0, 1.0, 2.0, 3.0, 4.0]
     assert "const | 1.00 | grad 1.00" in boxes and "* | 9.00 | grad 0.00" in boxes
     assert len(arrows) == 7  # a -> * twice, * -> tanh, tanh -> +, a -> +, + -> +, const -> +
-    curved = [a for a in arrows if getattr(a.arrow_patch.get_connectionstyle(), "rad", 0.0) != 0.0]
-    assert len(curved) == 1  # the second arrow from a into a * a
+    bends = sorted(getattr(a.arrow_patch.get_connectionstyle(), "rad", 0.0) for a in arrows)
+    # a -> + would run behind tanh (bends above, rad < 0), as would const -> + (below); the second a -> * bends below
+    assert bends == pytest.approx([-0.2, 0.0, 0.0, 0.0, 0.0, 0.15, 0.3])
+    plt.close(fig)
+
+
+def test_draw_graph_bends_an_edge_that_would_hide_behind_a_box():
+    from dlcourse.autodiff import Value
+
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    q = a * b
+    q.label = "q"
+    out = q * q + q  # q -> out skips the column of q * q, on the same row
+    out.label = "out"
+    out.backward()
+    fig, ax, pos, boxes, arrows = _graph_drawing(out)
+    assert pos[q][1] == pos[out][1] == 0.0
+    rad = {(a_.anncoords.get_text().split(" |")[0], a_.xycoords.get_text().split(" |")[0]):
+           getattr(a_.arrow_patch.get_connectionstyle(), "rad", 0.0) for a_ in arrows}
+    assert rad[("q (*)", "out (+)")] == pytest.approx(-0.3)  # over the box of q * q
+    assert rad[("a", "q (*)")] == rad[("b", "q (*)")] == rad[("*", "out (+)")] == 0.0
+    assert "q (*) | 6 | grad 13" in boxes and "a | 2 | grad 39" in boxes
     plt.close(fig)
 
 

@@ -143,3 +143,24 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
     if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0:
         raise ValueError(f"{name} must be a numpy Generator or a non-negative integer seed, got {rng!r}")
     return np.random.default_rng(int(rng))
+
+
+MLP_PARAM_NAMES = ("W1", "b1", "W2", "b2")
+"""The parameters of the one-hidden-layer network relu(X W1 + b1) W2 + b2 (``mlp``, ``autodiff``, ps3)."""
+
+
+def as_mlp_params(params) -> dict[str, np.ndarray]:
+    """The float64 arrays W1 (D, H), b1 (H,), W2 (H, K), b2 (K,) of a params dict, with consistent shapes."""
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a dict with keys {', '.join(MLP_PARAM_NAMES)}, got {type(params).__name__}")
+    missing = [name for name in MLP_PARAM_NAMES if name not in params]
+    if missing:
+        raise ValueError(f"params must have the keys {', '.join(MLP_PARAM_NAMES)}; missing {', '.join(missing)}")
+    W1 = as_float_array(params["W1"], "W1", ndim=2)
+    D, H = W1.shape
+    b1 = as_vector(params["b1"], "b1", H)
+    W2 = as_float_array(params["W2"], "W2", ndim=2)
+    if W2.shape[0] != H:
+        raise ValueError(f"W2 must have shape (H, K) with H = {H} (the columns of W1), got {W2.shape}")
+    b2 = as_vector(params["b2"], "b2", W2.shape[1])
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}

@@ -14,13 +14,20 @@ Both modes apply the chain rule to the same elementary steps; they differ in the
 
 Every elementary function (exp, log, tanh, ...) is written once, in :class:`_Scalar`, as "its value and its
 slope at x"; the two modes differ only in what they do with the slope (:meth:`Dual._apply`, :meth:`Value._apply`).
-:func:`trace` and :func:`count_ops` expose the graph so that a lecture can draw it and count its operations.
+:func:`trace` and :func:`count_ops` expose the graph so that a lecture can draw it and count its operations;
+:func:`counting` measures the operations that both modes actually perform.
+
+The last part builds the one-hidden-layer network of :mod:`dlcourse.mlp` out of Values, one per number
+(:func:`value_params`, :func:`mlp_logits`, :func:`softmax_cross_entropy`, :func:`sgd_step`), as micrograd does:
+slow, but every gradient of training comes from :meth:`Value.backward`, and it equals ``mlp.mlp_gradients``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Self
 
 import numpy as np
@@ -46,6 +53,43 @@ def _as_inputs(xs) -> list[float]:
     if len(xs) == 0:
         raise ValueError("xs must hold at least one number")
     return [_as_real(x, f"xs[{i}]") for i, x in enumerate(xs)]
+
+
+@dataclasses.dataclass
+class OpCount:
+    """Elementary operations, as counted by :func:`counting`.
+
+    ``dual``: operations on Duals (+, ×, exp, tanh, ...; -, / and ** count as the steps they are built from);
+    ``value``: operations recorded on Values, i.e. nodes created by forward passes;
+    ``backward``: multiply-adds of :meth:`Value.backward`, one per edge (local derivative × gradient, added to
+    the input's ``grad``).
+    """
+
+    dual: int = 0
+    value: int = 0
+    backward: int = 0
+
+
+_TOTAL = OpCount()  # running totals since the import; counting() reports their increase
+
+
+@contextmanager
+def counting() -> Iterator[OpCount]:
+    """Count the operations that Duals and Values perform inside a ``with`` block (blocks may be nested).
+
+        with autodiff.counting() as ops:
+            forward_gradient(f, xs)
+        ops.dual    # the operations of all n forward-mode passes together
+
+    The :class:`OpCount` it yields is filled in when the block ends.
+    """
+    start = dataclasses.replace(_TOTAL)
+    ops = OpCount()
+    try:
+        yield ops
+    finally:
+        for field in dataclasses.fields(OpCount):
+            setattr(ops, field.name, getattr(_TOTAL, field.name) - getattr(start, field.name))
 
 
 class _Scalar:
@@ -154,14 +198,17 @@ class Dual(_Scalar):
 
     def __add__(self, other: Dual | float) -> Dual:
         other = self._lift(other)
+        _TOTAL.dual += 1
         return Dual(self.val + other.val, self.eps + other.eps)
 
     def __mul__(self, other: Dual | float) -> Dual:
         other = self._lift(other)  # (a + bε)(c + dε) = ac + (ad + bc)ε, because ε² = 0
+        _TOTAL.dual += 1
         return Dual(self.val * other.val, self.val * other.eps + self.eps * other.val)
 
     def _apply(self, value: float, slope: float, op: str) -> Dual:
         """g(a + bε) = g(a) + g'(a)·b·ε: the chain rule, applied right away."""
+        _TOTAL.dual += 1
         return Dual(value, slope * self.eps)
 
     def __repr__(self) -> str:
@@ -219,6 +266,7 @@ class Value(_Scalar):
     @staticmethod
     def _node(data: float, op: str, *inputs: tuple[Value, float]) -> Value:
         """A result node from its ``(input, ∂result/∂input)`` pairs."""
+        _TOTAL.value += 1
         out = Value(data)
         out._prev = tuple(v for v, _ in inputs)
         out._local = tuple(d for _, d in inputs)
@@ -252,6 +300,7 @@ class Value(_Scalar):
         for node in reversed(order):  # a node comes before its inputs: its grad is complete when passed on
             for child, local in zip(node._prev, node._local):
                 child.grad += local * node.grad
+            _TOTAL.backward += len(node._prev)
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -348,3 +397,100 @@ def tanh(x: Scalar) -> Scalar:
     """tanh(x) of a number, a Dual or a Value."""
     return _call("tanh", x)
 
+
+# --- the one-hidden-layer network of dlcourse.mlp, built from Values ----------------------------------------
+#
+# The same model as mlp.mlp_forward, logits = relu(X W1 + b1) W2 + b2, with every parameter a leaf Value held
+# in a numpy array of dtype object: numpy's @ and + then run Value's own * and + entry by entry, so the code
+# reads like the numpy version while building one graph node per scalar operation.
+
+MLP_PARAM_NAMES = _validate.MLP_PARAM_NAMES
+
+
+def value_params(params) -> dict[str, np.ndarray]:
+    """The parameters of an MLP as leaf Values: for each float array of ``params`` (W1 (D, H), b1 (H,),
+    W2 (H, K), b2 (K,), as made by ``mlp.init_mlp``) an object array of the same shape holding one new
+    :class:`Value` per entry, labelled like ``"W1[0,2]"``."""
+    values = {}
+    for name, array in _validate.as_mlp_params(params).items():
+        values[name] = np.empty(array.shape, dtype=object)
+        for index in np.ndindex(array.shape):
+            values[name][index] = Value(array[index], label=f"{name}[{','.join(map(str, index))}]")
+    return values
+
+
+def _check_value_params(P) -> dict[str, np.ndarray]:
+    """``P`` itself, after checking that it holds the four object arrays of Values made by :func:`value_params`."""
+    if not isinstance(P, dict) or any(not isinstance(P.get(name), np.ndarray) or P[name].dtype != object
+                                      or not all(isinstance(v, Value) for v in P[name].flat)
+                                      for name in MLP_PARAM_NAMES):
+        raise TypeError("P must be a dict of object arrays of Values with the keys "
+                        f"{', '.join(MLP_PARAM_NAMES)}, as made by value_params(params)")
+    return P
+
+
+def param_data(P: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The numbers held by the Values of ``P`` (from :func:`value_params`): a params dict of float arrays, same
+    shapes, that ``mlp.mlp_forward`` and ``mlp.accuracy`` accept."""
+    return {name: np.vectorize(lambda v: v.data, otypes=[float])(A) for name, A in _check_value_params(P).items()}
+
+
+def param_grads(P: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The gradients held by the Values of ``P`` (after ``loss.backward()``): float arrays of the same shapes."""
+    return {name: np.vectorize(lambda v: v.grad, otypes=[float])(A) for name, A in _check_value_params(P).items()}
+
+
+def _relu(A: np.ndarray) -> np.ndarray:
+    """relu of every Value of an object array (np.maximum would need Values to compare, which they don't)."""
+    return np.vectorize(lambda v: v.relu(), otypes=[object])(A)
+
+
+def mlp_logits(P: dict[str, np.ndarray], X) -> np.ndarray:
+    """The logits relu(X W1 + b1) W2 + b2 as Values: X (N, D) numbers, ``P`` from :func:`value_params`.
+
+    Returns an object array (N, K) of Values, the outputs of a graph whose leaves are the parameters in ``P``
+    (and the numbers of X, as constants).
+    """
+    P = _check_value_params(P)
+    X = _validate.as_matrix(X, "X", P["W1"].shape[0])
+    return _relu(X @ P["W1"] + P["b1"]) @ P["W2"] + P["b2"]
+
+
+def softmax_cross_entropy(logits, y) -> Value:
+    """The mean cross-entropy of integer labels ``y`` (N,) under softmax(``logits``), as one Value.
+
+    ``logits`` is an (N, K) array (or nested lists) of Values. Row n contributes
+    log sum_k exp(z_nk - m_n) - (z_{n,y_n} - m_n) = -log softmax(z_n)[y_n], where m_n, the largest logit of the
+    row, enters as a plain number (a constant of the graph): exp never sees a positive number, and since the loss
+    does not depend on the shift, its gradient is the same as without it. The graph-building counterpart of the
+    array kernel ``_numerics.softmax_cross_entropy``, which it reproduces to rounding.
+    """
+    Z = np.asarray(logits, dtype=object)
+    if Z.ndim != 2 or Z.size == 0 or not all(isinstance(v, Value) for v in Z.flat):
+        raise TypeError(f"logits must be an (N, K) array of Values, got shape {Z.shape} "
+                        f"with {sorted({type(v).__name__ for v in Z.flat})}")
+    y = _validate.as_class_labels(y, "y", Z.shape[0], Z.shape[1])
+    total = Value(0.0)
+    for z, label in zip(Z, y):
+        m = max(v.data for v in z)
+        shifted = [v - m for v in z]
+        total = total + sum(s.exp() for s in shifted).log() - shifted[label]
+    return total * (1.0 / Z.shape[0])
+
+
+def sgd_step(P: dict[str, np.ndarray], lr: float) -> None:
+    """One gradient-descent step on every Value of ``P``: ``v.data -= lr * v.grad`` (after ``loss.backward()``)."""
+    lr = _validate.as_positive_float(lr, "lr")
+    for A in _check_value_params(P).values():
+        for v in A.flat:
+            v.data -= lr * v.grad
+
+
+def mlp_loss_and_gradients(params, X, y) -> tuple[float, dict[str, np.ndarray]]:
+    """The mean softmax cross-entropy of the MLP ``params`` on (X (N, D), y (N,)) and its gradients, by reverse
+    mode on Values: ``(loss, {"W1", "b1", "W2", "b2": float arrays shaped like params})``, the numbers that
+    ``mlp.mlp_loss`` and ``mlp.mlp_gradients`` compute with arrays."""
+    P = value_params(params)
+    loss = softmax_cross_entropy(mlp_logits(P, X), y)
+    loss.backward()
+    return loss.data, param_grads(P)

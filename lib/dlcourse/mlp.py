@@ -21,7 +21,7 @@ from ._reference import reference
 
 _reference.reference_module(__name__)
 
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
+PARAM_NAMES = _validate.MLP_PARAM_NAMES
 BATCH_SIZE = 32
 
 
@@ -40,25 +40,8 @@ def _params_of(net: layers.Sequential) -> dict[str, np.ndarray]:
     return {"W1": p["0.W"].copy(), "b1": p["0.b"].copy(), "W2": p["2.W"].copy(), "b2": p["2.b"].copy()}
 
 
-def _check_params(params) -> dict[str, np.ndarray]:
-    """The four arrays of an MLP as float64, with consistent shapes."""
-    if not isinstance(params, dict):
-        raise ValueError(f"params must be a dict with keys {', '.join(PARAM_NAMES)}, got {type(params).__name__}")
-    missing = [name for name in PARAM_NAMES if name not in params]
-    if missing:
-        raise ValueError(f"params must have the keys {', '.join(PARAM_NAMES)}; missing {', '.join(missing)}")
-    W1 = _validate.as_float_array(params["W1"], "W1", ndim=2)
-    D, H = W1.shape
-    b1 = _validate.as_vector(params["b1"], "b1", H)
-    W2 = _validate.as_float_array(params["W2"], "W2", ndim=2)
-    if W2.shape[0] != H:
-        raise ValueError(f"W2 must have shape (H, K) with H = {H} (the columns of W1), got {W2.shape}")
-    b2 = _validate.as_vector(params["b2"], "b2", W2.shape[1])
-    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
-
-
 def _check_data(params, X, y=None):
-    p = _check_params(params)
+    p = _validate.as_mlp_params(params)
     X = _validate.as_matrix(X, "X", p["W1"].shape[0])
     if y is not None:
         y = _validate.as_class_labels(y, "y", X.shape[0], p["W2"].shape[1])
@@ -178,7 +161,7 @@ def params_to_torch(params, model=None, *, device=None, dtype=None):
     """
     import torch
 
-    p = _check_params(params)
+    p = _validate.as_mlp_params(params)
     D, H = p["W1"].shape
     K = p["W2"].shape[1]
     if model is None:

@@ -206,7 +206,8 @@ def draw_graph(ax, root, fmt: str = ".3g", max_nodes: int = 40, title: str | Non
     arrows from crossing. Each node is a box ``"label (op) | data | grad"`` with the numbers formatted by
     ``fmt`` (an unlabelled leaf is a constant, shown as ``const``; an unlabelled result shows only its
     operation), coloured by kind (input, operation, output). Each edge (input, result) of the trace is an
-    arrow; an input used twice by one operation (``a * a``) gets two arrows, the second one curved.
+    arrow; an input used twice by one operation (``a * a``) gets two arrows, the second one bent below the first;
+    an edge that skips columns and would run behind a box on its way bends away from that box.
 
     Call ``root.backward()`` first to see the gradients d(root)/d(node) (0 before). Graphs of more than
     ``max_nodes`` nodes are refused: they are unreadable as a picture. Returns ``{node: (x, y)}``, the centre
@@ -254,9 +255,13 @@ def draw_graph(ax, root, fmt: str = ".3g", max_nodes: int = 40, title: str | Non
     for child, node in edges:
         k = repeats.get((child, node), 0)
         repeats[(child, node)] = k + 1
+        rad = 0.3 * k  # a repeated edge bends below the first one
+        side = _box_in_the_way(pos[child], pos[node], columns, pos) if k == 0 else 0
+        if side:  # bend away from the box it would run behind, by the same height whatever its length
+            rad = 0.6 * side / (pos[node][0] - pos[child][0])
         ax.annotate("", xy=(0.0, 0.5), xycoords=boxes[node], xytext=(1.0, 0.5), textcoords=boxes[child],
                     arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.0, shrinkA=1, shrinkB=1,
-                                    connectionstyle=f"arc3,rad={0.3 * k}"), zorder=2)
+                                    connectionstyle=f"arc3,rad={rad:g}"), zorder=2)
     rows = max(len(column) for column in columns.values())
     ax.set(xlim=(-0.6, max(columns) + 0.6), ylim=(-rows / 2.0, rows / 2.0), xticks=sorted(columns),
            xlabel="depth (longest path from an input): inputs left, output right",
@@ -265,6 +270,20 @@ def draw_graph(ax, root, fmt: str = ".3g", max_nodes: int = 40, title: str | Non
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     return pos
+
+
+def _box_in_the_way(start, end, columns: dict, pos: dict, clearance: float = 0.3) -> int:
+    """Whether the straight edge from ``start`` to ``end`` (x = depth, y) would run behind the box of a node in a
+    column it skips over (within ``clearance`` rows of its centre): 0 if not; else the side to bend to, for
+    matplotlib's ``arc3`` on a left-to-right edge: +1 (below) when the nearest such box lies above the line, -1
+    (above) when it lies below it or on it."""
+    (x0, y0), (x1, y1) = start, end
+    gaps = [pos[n][1] - (y0 + (y1 - y0) * (d - x0) / (x1 - x0))
+            for d in range(int(x0) + 1, int(x1)) for n in columns.get(d, [])]
+    gaps = [g for g in gaps if abs(g) < clearance]
+    if not gaps:
+        return 0
+    return 1 if min(gaps, key=abs) > 0 else -1
 
 
 # --- lecture 06: statistics per layer, learning curves ---------------------------------------------------------
