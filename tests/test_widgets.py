@@ -152,6 +152,27 @@ def test_show_paths_draws_every_path_and_its_loss():
     np.testing.assert_allclose(drawn["from [0.5, -0.4]"].get_xydata(), runs[0].path)
     assert [line.get_label() for line in bx.lines] == ["from [0.5, -0.4]", "from [-1.5, -0.3]"]
     assert bx.get_yscale() == "log" and ax.get_xlabel() == "$w_1$"
+    assert ax.get_legend() is not None and bx.get_legend() is not None
+    plt.close(fig)
+
+
+def test_show_paths_keeps_every_path_distinct_and_the_first_on_top():
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    s = landscapes.ravine()
+    runs = [landscapes.descent_path(s, optim.SGD(0.5), [-3.0, 1.0], 10, label=f"path {i}") for i in range(6)]
+    fig, (ax, bx) = plt.subplots(1, 2)
+    widgets.show_paths(ax, bx, s, runs, np.linspace(-3.5, 3.5, 21), np.linspace(-2.5, 2.5, 21))
+    lines = [next(line for line in ax.lines if line.get_label() == run.label) for run in runs]
+    looks = {(mcolors.to_hex(line.get_color()), line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len({c for c, _, _ in looks}) == 6 and len({(ls, m) for _, ls, m in looks}) == 6
+    assert lines[0].get_linestyle() == "--"  # identical paths: the first, dashed, lies on top of all the others
+    assert all(lines[0].get_zorder() > line.get_zorder() for line in lines[1:])
+    losses = [next(line for line in bx.lines if line.get_label() == run.label) for run in runs]
+    assert mcolors.to_hex(losses[0].get_color()) != "#ffffff"  # a white path is drawn black on the loss axes
+    assert [line.get_linestyle() for line in losses] == [line.get_linestyle() for line in lines]
     plt.close(fig)
 
 
@@ -167,6 +188,23 @@ def test_optimizer_explorer_redraws_when_a_slider_moves(monkeypatch):
     assert "β = 0.90" in mom.label and len(gd.losses) == 11
     lr_slider.value = 0.1
     assert "lr = 0.1" in drawn[-1][0].label
+
+
+def test_optimizer_explorer_shows_gradient_descent_above_momentum():
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    box = widgets.optimizer_explorer()
+    box.children[0].children[1].value = 0.0  # beta = 0: momentum retraces gradient descent exactly
+    ax = plt.gcf().axes[0]
+    gd = next(line for line in ax.lines if line.get_label().startswith("gradient descent"))
+    mom = next(line for line in ax.lines if line.get_label().startswith("momentum"))
+    np.testing.assert_allclose(gd.get_xydata(), mom.get_xydata())
+    assert gd.get_zorder() > mom.get_zorder() and gd.get_linestyle() == "--" and gd.get_color() != mom.get_color()
+    box.children[0].children[1].value = 0.5  # the default: the two paths part
+    ax = plt.gcf().axes[0]
+    gd, mom = (next(line for line in ax.lines if line.get_label().startswith(k)) for k in ("gradient", "momentum"))
+    assert not np.allclose(gd.get_xydata(), mom.get_xydata())
 
 
 @pytest.fixture(autouse=True)

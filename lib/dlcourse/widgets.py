@@ -288,27 +288,42 @@ def graph_explorer(x: float = -2.0, y: float = 5.0, z: float = -4.0, lim: float 
 # --- lecture 06: optimisers on loss surfaces of two parameters ----------------------------------------------
 
 
-_PATH_COLORS = ("tab:red", "tab:orange", "deepskyblue", "magenta", "white", "lime")
+_PATH_STYLES = (
+    {"color": "white", "ls": "--", "marker": "o"},
+    {"color": "tab:orange", "ls": "-", "marker": "s"},
+    {"color": "deepskyblue", "ls": "-.", "marker": "^"},
+    {"color": "magenta", "ls": ":", "marker": "D"},
+    {"color": "tab:red", "ls": "-", "marker": "v"},
+    {"color": "lime", "ls": "--", "marker": "P"},
+)
+"""Path i gets style i (cycled): colours that stand out on the viridis contours and from each other, each with
+its own line style and marker, so that two paths can be told apart even where they overlap."""
 _LOSS_COLORS = {"white": "black"}  # a white path shows on the contours, not on the white loss axes
 
 
 def show_paths(ax_map, ax_loss, surface: landscapes.Surface, paths, xs, ys, title: str | None = None) -> None:
     """Draw optimisers' :class:`dlcourse.landscapes.Path` runs ``paths`` on the contours of ``surface`` over the grid ``xs`` x ``ys``
     (``ax_map``; points outside the grid are clipped) and their loss − ``surface.min_loss`` against the step on a
-    log scale (``ax_loss``; skipped if None)."""
+    log scale (``ax_loss``; skipped if None). Each panel gets a legend.
+
+    Path i is drawn in style i of :data:`_PATH_STYLES` (colour, line style, marker), and earlier paths lie on top
+    of later ones: the first one, dashed, stays visible even when a later one retraces it (gradient descent
+    under momentum with a small β)."""
     paths = list(paths)
     plots.loss_landscape(ax_map, xs, ys, surface.grid(xs, ys), minimum=surface.minimum, xlabel="$w_1$",
                          ylabel="$w_2$", title=title or surface.name)
     for i, run in enumerate(paths):
-        color = _PATH_COLORS[i % len(_PATH_COLORS)]
-        ax_map.plot(run.path[:, 0], run.path[:, 1], ".-", color=color, lw=1.2, ms=3, label=run.label)
-        ax_map.plot(*run.path[0], "o", color=color, markeredgecolor="k", ms=6)
+        style, on_top = _PATH_STYLES[i % len(_PATH_STYLES)], 3 + len(paths) - i
+        ax_map.plot(run.path[:, 0], run.path[:, 1], color=style["color"], ls=style["ls"], marker=style["marker"],
+                    lw=1.8 if i == 0 else 1.3, ms=3.5, mec="k", mew=0.3, zorder=on_top, label=run.label)
+        ax_map.plot(*run.path[0], "o", color=style["color"], markeredgecolor="k", ms=7, zorder=on_top)
     ax_map.legend(loc="lower left", fontsize=7)
     if ax_loss is not None:
         for i, run in enumerate(paths):
+            style = _PATH_STYLES[i % len(_PATH_STYLES)]
             excess = np.maximum(run.losses - surface.min_loss, 1e-16)
-            color = _PATH_COLORS[i % len(_PATH_COLORS)]
-            ax_loss.semilogy(np.arange(len(excess)), excess, color=_LOSS_COLORS.get(color, color),
+            ax_loss.semilogy(np.arange(len(excess)), excess, color=_LOSS_COLORS.get(style["color"], style["color"]),
+                             ls=style["ls"], lw=1.8 if i == 0 else 1.3, zorder=3 + len(paths) - i,
                              label=run.label + (" (diverged)" if run.diverged else ""))
         ax_loss.set(xlabel="step", ylabel="loss − minimum (log scale)", title="loss along the path")
         ax_loss.grid(True, which="major", alpha=0.3)
@@ -318,7 +333,10 @@ def show_paths(ax_map, ax_loss, surface: landscapes.Surface, paths, xs, ys, titl
 def optimizer_explorer(surface: landscapes.Surface | None = None, start=(-3.0, 1.0), n_steps: int = 60, xs=None, ys=None,
                        lr: float = 0.5, beta: float = 0.5):
     """A log-scale learning-rate slider and a momentum slider β: redraws gradient descent and momentum from
-    ``start`` on ``surface`` (default :func:`dlcourse.landscapes.ravine`) and their losses, and prints the final losses."""
+    ``start`` on ``surface`` (default :func:`dlcourse.landscapes.ravine`) and their losses, and prints the final losses.
+
+    Gradient descent is drawn first (:func:`show_paths`): white and dashed, on top of momentum, so it stays in
+    sight where the two paths coincide (β near 0)."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
