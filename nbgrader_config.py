@@ -7,7 +7,8 @@ grading: nbgrader's own release copies, submissions, autograded copies, feedback
 
 import os
 
-from dlcourse.grading.nbgrader_ext import ClearWidgetState, RedactHiddenTests, ReliableExecute, ResilientExecute
+from dlcourse.grading.nbgrader_ext import (ClearWidgetState, DeduplicateGradeCells, GradesCsvExport, IsolatedExecute,
+                                           RedactHiddenTests, ReliableExecute)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
@@ -31,7 +32,8 @@ c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.solution_directory = os.path.join("grading", "solution")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADING, "gradebook.db")
-c.CsvExportPlugin.to = os.path.join(GRADING, "grades.csv")
+c.ExportApp.plugin_class = GradesCsvExport  # a "status" column: a submission that could not be graded is never a 0
+c.GradesCsvExport.to = os.path.join(GRADING, "grades.csv")
 
 # grading/release/<ps> is nbgrader's generated copy, so `nbgrader generate_assignment ps1` always regenerates it
 # and records the assignment in the gradebook. Without this, nbgrader skips a release folder that already exists
@@ -40,16 +42,20 @@ c.GenerateAssignment.force = True
 # A release carries no widget state: an executed solution's progress display would give its results away.
 c.GenerateAssignment.preprocessors = GenerateAssignment.class_traits()["preprocessors"].default() + [ClearWidgetState]
 
-# Executing student code. The grading helpers stop a never-ending student function after 10 s; the per-cell
-# timeout is the backstop for code that escapes them. A loop that swallows the interrupt must not make
-# nbgrader drop the whole submission, and a kernel with torch loaded need not shut down gracefully.
+# Executing student code. Each submission runs in its own sandboxed kernel (IsolatedExecute: bubblewrap, cgroup
+# limits, course code absent) and the test cells run in the grader against proxies of the student's functions,
+# so no student code ever runs where the verdict is decided. A student function gets 10 s per call (enforced
+# in its kernel, and by killing the kernel if it does not answer); a cell that runs past the per-cell timeout
+# stops its kernel, which is restarted with the earlier cells replayed.
 c.Execute.timeout = 30
 c.Execute.raise_on_iopub_timeout = False
 c.Execute.shutdown_kernel = "immediate"
 # Student code that kills the kernel (os._exit, a crash, out of memory) costs the cells it killed, not the whole
-# submission: nbgrader's own default pipeline, with Execute replaced by ResilientExecute.
-c.Autograde.autograde_preprocessors = [ResilientExecute if pp is Execute else pp
+# submission: nbgrader's own default pipeline, with Execute replaced by IsolatedExecute.
+c.Autograde.autograde_preprocessors = [IsolatedExecute if pp is Execute else pp
                                        for pp in Autograde.class_traits()["autograde_preprocessors"].default()]
+# A copy-pasted graded cell (the same grade_id twice) is graded once, first copy first, instead of failing.
+c.Autograde.sanitize_preprocessors = [DeduplicateGradeCells] + Autograde.class_traits()["sanitize_preprocessors"].default()
 # `nbgrader validate` (and the Validate button, when it reads this file) waits for replies in short slices too:
 # the jupyter client can otherwise sit out a whole cell timeout after a cell with a widget (README, NOTES.md).
 c.Validator.preprocessors = [ReliableExecute if pp is Execute else pp
@@ -62,5 +68,6 @@ c.OverwriteCells.add_missing_cells = True
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"^[^\n]*\w+Warning: "
 
-# Feedback: no hidden test may reach a student, neither its source nor a traceback quoting it.
+# Feedback: no hidden test or solution may reach a student, neither its source nor an output quoting it (compared
+# after Unicode normalisation, so a zero-width space between the characters does not hide a copy).
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, RedactHiddenTests, ClearHiddenTests]

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import gradcheck
 from . import guard
+from .remote import RemoteError, RemoteObject
 
 DEFAULT_TIME_LIMIT = 10.0
 
@@ -100,6 +101,8 @@ def describe(value, limit: int = 12) -> str:
         if value.dtype.kind in "fiu" and value.size:
             return f"array of shape {value.shape} ({value.dtype}), values in [{value.min():.4g}, {value.max():.4g}]"
         return f"array of shape {value.shape} ({value.dtype})"
+    if isinstance(value, RemoteObject):
+        return f"a {value._type} object"
     if isinstance(value, tuple):
         return "(" + ", ".join(describe(v, limit) for v in value) + ")"
     if isinstance(value, list):
@@ -109,7 +112,8 @@ def describe(value, limit: int = 12) -> str:
 
 def _describe_args(fn: Callable, case: Case) -> str:
     try:
-        names = list(inspect.signature(fn).parameters)
+        signature = fn.signature() if isinstance(fn, RemoteObject) else inspect.signature(fn)
+        names = list(signature.parameters)
     except (TypeError, ValueError):
         names = []
     parts = []
@@ -327,7 +331,7 @@ def check_trained_model(
 
 
 def _check_callable(student: Callable, name: str, seconds: float) -> None:
-    if not callable(student):
+    if not callable(student) or (isinstance(student, RemoteObject) and not student._callable):
         raise CheckFailed(f"{name} should be a function, but it is {describe(student)}")
     if guard.is_switched_off(student):
         raise CheckFailed(f"{name} is not checked again: it already ran past the {seconds:g} s time limit "
@@ -336,6 +340,8 @@ def _check_callable(student: Callable, name: str, seconds: float) -> None:
 
 def _student_traceback(exc: BaseException, fn: Callable) -> str:
     """The frames of the student's code only (from the function under check downwards)."""
+    if isinstance(exc, RemoteError):  # formatted in the student's kernel, where it happened
+        return exc.student_traceback()
     frames = traceback.extract_tb(exc.__traceback__)
     start = next((i for i, f in enumerate(frames) if f.name == getattr(fn, "__name__", None)), 0)
     return "\n".join(f"      in {f.name}, line {f.lineno}: {(f.line or '').strip()}" for f in frames[start:])
@@ -356,7 +362,10 @@ def _raise_if_it_failed(run: guard.Run, student: Callable, name: str, where: str
                           f"Write {name} yourself: answers that call the solution get no points.")
     if run.error is not None:
         exc = run.error
-        raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}\n  {where}\n"
+        ename = exc.ename if isinstance(exc, RemoteError) else type(exc).__name__
+        if ename == "KernelDied":
+            raise CheckFailed(f"{name}: {exc}\n  {where}")
+        raise CheckFailed(f"{name} raised {ename}: {exc}\n  {where}\n"
                           f"  where it happened:\n{_student_traceback(exc, student)}")
     if forbid_warnings and run.numerical_warnings:
         raise CheckFailed(f"{name} emitted a warning ({run.numerical_warnings[0]}) {where}\n"

@@ -26,6 +26,7 @@ import io
 import signal
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +37,20 @@ import numpy as np
 from .. import _reference
 
 _timed_out: weakref.WeakSet = weakref.WeakSet()
+_remote = None  # the RemoteSession while test cells run on the grader's side (isolated grading), else None
+
+
+@contextlib.contextmanager
+def remote_mode(session) -> Iterator[None]:
+    """Isolated grading: the student's functions are proxies into a sandboxed kernel (see
+    :mod:`dlcourse.grading.remote`). Time limits become deadlines that the kernel enforces, and the ban on
+    calling the course's code is structural (the sandbox has none of it)."""
+    global _remote
+    previous, _remote = _remote, session
+    try:
+        yield
+    finally:
+        _remote = previous
 
 
 # --- the ban on calling the course's own code ------------------------------------------------------------
@@ -97,6 +112,13 @@ def time_limit(seconds: float) -> Iterator[None]:
     If the student's code swallows the exception (a bare ``except:`` in a loop), it is raised again every
     half second; nbgrader's per-cell timeout is the last resort.
     """
+    if _remote is not None:  # isolated grading: every request to the kernel gets what is left of this deadline
+        previous, _remote.deadline = _remote.deadline, time.monotonic() + (seconds or 0.0)
+        try:
+            yield
+        finally:
+            _remote.deadline = previous
+        return
     if seconds is None or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -142,27 +164,27 @@ class Run:
     error: BaseException | None = None
     timed_out: bool = False
     reference_calls: list[str] = field(default_factory=list)
-    warnings: list[warnings.WarningMessage] = field(default_factory=list)
+    warnings: list[tuple[str, str, bool]] = field(default_factory=list)  # (category, message, numerical)
     stderr: str = ""
 
     @property
     def numerical_warnings(self) -> list[str]:
         """The RuntimeWarnings numpy raises on overflow, invalid values and division by zero."""
-        return [_warning_text(w) for w in self.warnings if issubclass(w.category, RuntimeWarning)
-                and any(word in str(w.message) for word in NUMERICAL_WARNINGS)]
+        return [f"{category}: {message}" for category, message, numerical in self.warnings if numerical]
 
     @property
     def notes(self) -> list[str]:
         """Every warning and stderr line, as text, once each."""
         found: list[str] = []
-        for text in [_warning_text(w) for w in self.warnings] + self.stderr.strip().splitlines():
+        for text in [f"{c}: {m}" for c, m, _ in self.warnings] + self.stderr.strip().splitlines():
             if text and text not in found:
                 found.append(text)
         return found
 
 
-def _warning_text(w: warnings.WarningMessage) -> str:
-    return f"{w.category.__name__}: {w.message}"
+def _warning_record(w: warnings.WarningMessage) -> tuple[str, str, bool]:
+    numerical = issubclass(w.category, RuntimeWarning) and any(word in str(w.message) for word in NUMERICAL_WARNINGS)
+    return w.category.__name__, str(w.message), numerical
 
 
 def fresh_inputs(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -172,6 +194,10 @@ def fresh_inputs(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
 
 def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float) -> Run:
     """Call ``fn`` on fresh copies of the arguments under the time limit, the ban and the lending."""
+    from .remote import RemoteObject
+
+    if isinstance(fn, RemoteObject):
+        return _run_remote(fn, args, kwargs, lend, seconds)
     run = Run()
     args, kwargs = fresh_inputs(args, kwargs)
     err = io.StringIO()
@@ -187,8 +213,33 @@ def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callabl
             except Exception as exc:  # the student's bug, reported by the check
                 run.error = exc
     run.reference_calls = calls
-    run.warnings = list(caught)
+    run.warnings = [_warning_record(w) for w in caught]
     run.stderr = err.getvalue()
+    return run
+
+
+def _run_remote(fn, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float) -> Run:
+    """The same call in the student's sandboxed kernel: the kernel applies the time limit and captures the
+    output; lent helpers run here, called back from the kernel; calling course code fails there (it is absent)."""
+    from .remote import RemoteError, RemoteTimeout, SessionBroken
+
+    run = Run()
+    session = fn._session
+    try:
+        reply, notes = session.call(fn, args, kwargs, lend, seconds)
+        run.warnings, run.stderr = notes.warnings, notes.stderr
+        if notes.stdout:
+            print(notes.stdout, end="" if notes.stdout.endswith("\n") else "\n")
+        run.result = session.result(reply)
+    except RemoteTimeout:
+        run.timed_out = True
+    except RemoteError as err:
+        if err.course:
+            run.reference_calls = [err.course]
+        else:
+            run.error = err
+    except SessionBroken as err:
+        run.error = RemoteError("KernelDied", str(err))
     return run
 
 
@@ -198,7 +249,12 @@ def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callabl
 def switch_off(fn: Callable, message: str) -> None:
     """Make every later call of ``fn`` (by its name in the student's notebook) raise ``message`` at once."""
     from .core import CheckFailed
+    from .remote import RemoteObject
 
+    if isinstance(fn, RemoteObject):
+        if fn._name:
+            fn._session.switch_off(fn._name, message)
+        return
     _timed_out.add(fn)
     namespace = getattr(fn, "__globals__", None)
     fn_name = getattr(fn, "__name__", None)
@@ -215,6 +271,12 @@ def switch_off(fn: Callable, message: str) -> None:
 
 def is_switched_off(fn: Callable) -> bool:
     """True for a function that already ran out of time (or the stub that replaced it)."""
+    from .remote import RemoteObject
+
+    if getattr(fn, "__dlcourse_switched_off__", False):
+        return True
+    if isinstance(fn, RemoteObject):
+        return fn._name in fn._session.switched_off
     try:
         return fn in _timed_out
     except TypeError:  # not weak-referenceable: never switched off

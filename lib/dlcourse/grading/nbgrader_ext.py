@@ -1,66 +1,127 @@
-"""nbgrader preprocessors that ``nbgrader_config.py`` plugs into the instructor's pipeline."""
+"""nbgrader preprocessors that ``nbgrader_config.py`` plugs into the instructor's pipeline.
+
+* :class:`IsolatedExecute` (autograde): the student's notebook runs in a sandboxed kernel, the test cells run
+  here, in the grader, against proxies of the student's functions (:mod:`dlcourse.grading.remote`);
+* :class:`ResilientExecute`: a dying kernel costs the cells it killed, not the submission;
+* :class:`DeduplicateGradeCells` (sanitizing): a copy-pasted graded cell is graded once, first copy first;
+* :class:`RedactHiddenTests` (feedback): no hidden-test or solution line reaches a student, however disguised;
+* :class:`ClearWidgetState` (generate_assignment), :class:`ReliableExecute` (validate).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import csv
+import io
+import os
 import re
+import sys
+import time
+import unicodedata
 
 from jupyter_core.utils import run_sync
+from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
+from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+import nbformat
 from nbformat.v4 import new_output
 from nbgrader.utils import is_grade
-from traitlets import Integer, Unicode
+from traitlets import Any, Bool, Integer, Unicode
 
 from .._execution import SlicedReplyPolling
 
-REDACTED = "[line of a hidden test removed]"
+REDACTED = "[line of a hidden test or solution removed]"
+
+
+def normalise(text: str) -> str:
+    """Text as compared for leaks: NFKC-normalised, format characters (zero-width spaces, joiners, direction
+    marks) and all whitespace removed. A line quoted with a zero-width space between its letters, or with its
+    spaces changed, still matches."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and not ch.isspace())
 
 
 class RedactHiddenTests(NbGraderPreprocessor):
-    """Remove every trace of hidden tests from the *outputs* of feedback notebooks.
+    """Remove every trace of hidden tests and solutions from the *outputs* of feedback notebooks.
 
-    nbgrader's ``ClearHiddenTests`` removes the hidden lines from a cell's source, but the cell's outputs
-    still show them: a traceback quotes the failing test line, a warning quotes its source line. This runs
-    before ``ClearHiddenTests`` (it needs the markers to find the hidden lines) and, in every cell holding a
-    hidden-test region, keeps only ``ename: evalue`` of each error and replaces any output line that contains
-    a line of the hidden region.
+    nbgrader's ``ClearHiddenTests`` removes the hidden lines from a cell's source, but outputs still show them:
+    a traceback quotes the failing test line, a warning quotes its source line, and a student's own output could
+    print a line it got hold of. This runs before ``ClearHiddenTests`` (it needs the markers) and
+
+    * in every cell holding a hidden-test region, keeps only ``ename: evalue`` of each error;
+    * in every cell, replaces each output line that contains a hidden-test line of this notebook or a
+      distinctive solution line of its source notebook (read from the course's source folder), both compared
+      after :func:`normalise`.
     """
 
     begin = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
     end = Unicode("END HIDDEN TESTS").tag(config=True)
-    min_length = Integer(4, help="Hidden lines shorter than this (after stripping) are not searched for").tag(config=True)
+    min_length = Integer(8, help="Lines shorter than this (normalised) are not searched for").tag(config=True)
 
     def hidden_lines(self, source: str) -> list[str]:
+        return self._region_lines(source, self.begin, self.end)
+
+    def _region_lines(self, source: str, begin: str, end: str) -> list[str]:
         lines, inside = [], False
         for line in source.splitlines():
-            if self.begin in line:
+            if begin in line:
                 inside = True
-            elif self.end in line:
+            elif end in line:
                 inside = False
             elif inside:
                 text = line.strip()
-                if len(text) >= self.min_length and re.search(r"\w", text) and not text.startswith("#"):
+                if len(normalise(text)) >= self.min_length and re.search(r"\w", text) and not text.startswith("#"):
                     lines.append(text)
         return lines
 
-    def _scrub(self, text: str, hidden: list[str]) -> str:
-        return "\n".join(REDACTED if any(h in line for h in hidden) else line for line in text.split("\n"))
+    def _solution_lines(self, resources) -> list[str]:
+        """Distinctive lines of the solution regions of this notebook's source (lines that the release does not
+        show elsewhere, such as a ``def`` line, are left out)."""
+        try:
+            from nbgrader.coursedir import CourseDirectory
+
+            info = resources.get("nbgrader", {})
+            coursedir = CourseDirectory(config=self.config)
+            path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
+                                info["notebook"] + ".ipynb")
+            source = nbformat.read(path, as_version=4)
+        except Exception:
+            return []
+        secret, public = [], set()
+        for cell in source.cells:
+            secret += self._region_lines(cell.source, "BEGIN SOLUTION", "END SOLUTION")
+            outside = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", cell.source, flags=re.S)
+            public.update(normalise(line) for line in outside.splitlines())
+        return [line for line in secret if normalise(line) not in public]
+
+    def preprocess(self, nb, resources):
+        hidden = [line for cell in nb.cells if cell.cell_type == "code" for line in self.hidden_lines(cell.source)]
+        self._secrets = sorted({normalise(line) for line in hidden + self._solution_lines(resources)})
+        return super().preprocess(nb, resources)
+
+    def _scrub(self, text: str) -> str:
+        if not self._secrets:
+            return text
+        return "\n".join(REDACTED if any(s in normalise(line) for s in self._secrets) else line
+                         for line in text.split("\n"))
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type != "code" or self.begin not in cell.source:
+        if cell.cell_type != "code":
             return cell, resources
-        hidden = self.hidden_lines(cell.source)
+        has_hidden = self.begin in cell.source
         for out in cell.get("outputs", []):
             if out.output_type == "error":
-                out.evalue = self._scrub(out.evalue, hidden)
-                out.traceback = [f"{out.ename}: {out.evalue}"]
+                out.evalue = self._scrub(out.evalue)
+                out.traceback = [f"{out.ename}: {out.evalue}"] if has_hidden else \
+                    [self._scrub(line) for line in out.traceback]
             elif out.output_type == "stream":
-                out.text = self._scrub(out.text, hidden)
+                out.text = self._scrub(out.text)
             elif out.output_type in ("execute_result", "display_data"):
                 for mime in list(out.data):
                     if isinstance(out.data[mime], str) and (mime.startswith("text/") or mime.endswith("json")):
-                        out.data[mime] = self._scrub(out.data[mime], hidden)
+                        out.data[mime] = self._scrub(out.data[mime])
         return cell, resources
 
 
@@ -110,17 +171,21 @@ class ResilientExecute(ReliableExecute):
             return cell, self.resources
         try:
             return super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
+        except DeadKernelError as err:
             self._killers.add(index)
             self._restarts += 1
-            cell.outputs.append(_error("KernelDied", "the kernel died while running this cell (os._exit, a crash or "
-                                                     "running out of memory); grading went on in a new kernel"))
+            if isinstance(err, CellTimedOut):
+                cell.outputs.append(_error("CellTimeoutError", str(err)))
+            else:
+                cell.outputs.append(_error("KernelDied", "the kernel died while running this cell (os._exit, a crash "
+                                                         "or running out of memory); grading went on in a new kernel"))
             self.log.warning("Kernel died in cell %d; restart %d of %d", index, self._restarts, self.max_restarts)
             if self._restarts <= self.max_restarts:
                 self._restart_and_replay(index)
             return cell, self.resources
 
     def _restart_and_replay(self, index: int) -> None:
+        self._before_restart()
         run_sync(self.km.restart_kernel)(now=True)
         self.kc.stop_channels()
         self.kc = self.km.client()
@@ -136,6 +201,339 @@ class ResilientExecute(ReliableExecute):
                 self._restarts += 1
                 return
 
+    def _before_restart(self) -> None:
+        """Hook: what to clean up before the kernel is restarted."""
+
+
+class CellTimedOut(DeadKernelError):
+    """A cell ran past its timeout and its kernel was stopped (the interrupt may be swallowed by the code)."""
+
+
+def cell_role(cell) -> str:
+    """``"test"`` for a graded test cell, ``"setup"`` for a locked cell of the instructor's that is not an answer
+    (imports), ``"student"`` for everything a student may write."""
+    meta = cell.metadata.get("nbgrader", {})
+    if cell.cell_type != "code":
+        return "text"
+    if meta.get("grade") and not meta.get("solution"):
+        return "test"
+    if meta.get("locked") and not meta.get("solution"):
+        return "setup"
+    return "student"
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start inside a :class:`dlcourse.grading.sandbox.Sandbox`."""
+
+    sandbox = Any(help="the Sandbox the kernel runs in")
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return self.sandbox.wrap(super().format_kernel_cmd(extra_arguments))
+
+    async def _async_start_kernel(self, **kw):
+        kw["env"] = self.sandbox.environment()
+        kw["cwd"] = str(self.sandbox.dir)
+        return await super()._async_start_kernel(**kw)
+
+    start_kernel = _async_start_kernel
+
+
+_LOGGED_PROTECTIONS: set[str] = set()
+
+
+class IsolatedExecute(ResilientExecute):
+    """Autograding in which the verdict is decided where no student code ever ran.
+
+    The student's cells run in a kernel inside a :class:`~dlcourse.grading.sandbox.Sandbox` (one per
+    submission, thrown away afterwards, every process it started killed). The instructor's setup cells run
+    there too and, again, here; the test cells run only here, in a namespace where each name the student
+    defined is fetched from the kernel as plain data or as a proxy (:mod:`dlcourse.grading.remote`). The test
+    cell's output and error are written by this process, so nbgrader's scoring, feedback and formgrader see
+    ordinary results. A cell that runs past ``timeout`` (even one that swallows the interrupt) stops the
+    kernel, which is restarted with the earlier cells replayed: it costs that cell, not every cell after it.
+    """
+
+    max_restarts = Integer(10, help="Kernel restarts allowed per notebook before giving up (a function that kills "
+                                    "the kernel does so in every cell that calls it)").tag(config=True)
+    use_bubblewrap = Bool(True, help="Run kernels inside bubblewrap when it works here").tag(config=True)
+    memory_limit = Integer(4 * 2**30, help="Bytes of memory per submission (cgroup)").tag(config=True)
+    max_processes = Integer(256, help="Processes per submission (cgroup)").tag(config=True)
+    cpu_seconds = Integer(900, help="CPU seconds per process of a submission").tag(config=True)
+    output_limit = Integer(200_000, help="Bytes of text output kept per cell").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbgrader.coursedir import CourseDirectory
+
+        from .remote import RemoteSession, TrustedNamespace
+        from .sandbox import Sandbox
+
+        coursedir = CourseDirectory(config=self.config)
+        hidden = {coursedir.root}
+        for sub in (coursedir.source_directory, coursedir.release_directory, coursedir.submitted_directory,
+                    coursedir.autograded_directory, coursedir.feedback_directory, coursedir.solution_directory):
+            hidden.add(os.path.join(coursedir.root, sub))
+        db = coursedir.db_url
+        if db.startswith("sqlite:///"):
+            hidden.add(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])))
+        sandbox = Sandbox(hidden=sorted(hidden), keep=[sys.prefix], memory_bytes=self.memory_limit,
+                          max_processes=self.max_processes, cpu_seconds=self.cpu_seconds,
+                          use_bubblewrap=self.use_bubblewrap)
+        summary = sandbox.protections.summary()
+        if summary not in _LOGGED_PROTECTIONS:
+            _LOGGED_PROTECTIONS.add(summary)
+            (self.log.warning if sandbox.protections.missing else self.log.info)(summary)
+        kernel_name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        manager = SandboxedKernelManager(sandbox=sandbox, kernel_name=kernel_name, config=self.config,
+                                         transport="ipc", ip=str(sandbox.dir / "kernel"))
+        manager.connection_file = str(sandbox.dir / "kernel.json")
+        self._sandbox = sandbox
+        self._session = RemoteSession(sandbox.dir, self._start_serving, self._stop_kernel)
+        self._trusted = TrustedNamespace(self._session)
+        self._count = 0
+        try:
+            return super().preprocess(nb, resources, km=manager)
+        finally:
+            with contextlib.suppress(Exception):
+                self._session.close()
+            with contextlib.suppress(Exception):
+                if self.kc is not None:
+                    self.kc.stop_channels()
+            with contextlib.suppress(Exception):
+                run_sync(manager.shutdown_kernel)(now=True)
+            sandbox.close()
+            self.km = self.kc = None
+
+    # --- cells ---
+
+    def preprocess_cell(self, cell, resources, index):
+        self._index = index
+        role = cell_role(cell)
+        if role == "test":
+            if self._restarts > self.max_restarts:
+                cell.outputs = [_error("NotRun", f"not run: the kernel died {self._restarts} times while grading "
+                                                 f"this notebook")]
+            else:
+                self._run_test(cell, index)
+            return cell, self.resources
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except Exception as err:  # garbage on the kernel's channels (e.g. from a forked child): this cell, not all
+            self.log.warning("Cell %d broke the kernel connection (%s); restarting", index, err)
+            self._killers.add(index)
+            self._restarts += 1
+            cell.outputs.append(_error("KernelDied", f"the kernel stopped responding properly while running this cell "
+                                                     f"({type(err).__name__}); grading went on in a new kernel"))
+            self._stop_kernel()
+            if self._restarts <= self.max_restarts:
+                self._restart_and_replay(index)
+        if role == "setup":
+            self._run_here(cell.source, f"<setup cell {index}>")
+        _cap_outputs(cell, self.output_limit)
+        return cell, resources
+
+    def _run_here(self, source: str, filename: str) -> tuple[str, str, BaseException | None]:
+        """Execute instructor code in the trusted namespace; returns (stdout, stderr, exception)."""
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        from . import guard
+
+        out, err = io.StringIO(), io.StringIO()
+        failure = None
+        try:
+            code = compile(TransformerManager().transform_cell(source), filename, "exec")
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), guard.remote_mode(self._session):
+                exec(code, self._trusted)
+        except Exception as exc:
+            failure = exc
+        finally:
+            self._end_serving()
+        return out.getvalue(), err.getvalue(), failure
+
+    def _run_test(self, cell, index: int) -> None:
+        stdout, stderr, failure = self._run_here(cell.source, f"<test cell {index}>")
+        outputs = []
+        if stdout:
+            outputs.append(new_output("stream", name="stdout", text=stdout))
+        if stderr:
+            outputs.append(new_output("stream", name="stderr", text=stderr))
+        if failure is not None:
+            render = getattr(failure, "_render_traceback_", None)
+            lines = render() if render else [f"{type(failure).__name__}: {failure}"]
+            outputs.append(new_output("error", ename=type(failure).__name__, evalue=str(failure), traceback=lines))
+        self._count += 1
+        cell.outputs = outputs
+        cell.execution_count = self._count
+        _cap_outputs(cell, self.output_limit)
+
+    # --- the kernel's side of a test cell ---
+
+    def _start_serving(self, expression: str) -> str:
+        return self.kc.execute("", silent=True, store_history=False, allow_stdin=False,
+                               user_expressions={"dlcourse_grader": expression})
+
+    def _end_serving(self) -> None:
+        msg_id = self._session.close()
+        if self._session.broken:
+            self._session.broken = False
+            self._restarts += 1
+            self.log.warning("Kernel stopped during a test cell; restart %d of %d", self._restarts, self.max_restarts)
+            if self._restarts <= self.max_restarts:
+                self._restart_and_replay(self._index)
+            return
+        if msg_id is None:
+            return
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            try:
+                msg = run_sync(self.kc.shell_channel.get_msg)(timeout=1.0)
+            except Exception:
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return
+        self._stop_kernel()  # the serve loop did not end: start afresh
+        self._restarts += 1
+        if self._restarts <= self.max_restarts:
+            self._restart_and_replay(self._index)
+
+    def _stop_kernel(self) -> None:
+        """Kill the kernel and everything it started; the manager stays usable for a restart."""
+        self._sandbox.kill()
+        with contextlib.suppress(Exception):
+            run_sync(self.km._async_kill_kernel)(restart=True)
+
+    def _before_restart(self) -> None:
+        self._session.close()
+        self._session.broken = False
+        self._sandbox.kill()
+
+    def _restart_and_replay(self, index: int) -> None:
+        super()._restart_and_replay(index)
+        if self._session.switched_off:  # functions that ran out of time stay switched off in the new kernel
+            self._session.reapply_switch_offs()
+            self._end_serving()
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.log.error("Cell timed out after %s s: stopping the kernel", timeout)
+        self._stop_kernel()
+        raise CellTimedOut(f"the cell ran past its {timeout} s time limit (a loop that never ends?); the kernel was "
+                           f"stopped and grading went on in a new one")
+
+
+class DeduplicateGradeCells(NbGraderPreprocessor):
+    """A graded cell pasted twice (the same grade_id) is graded once: the first copy counts, later copies become
+    raw cells that do not run. Without this, nbgrader fails the whole submission (``KeyError: 'grade_id'``)."""
+
+    def preprocess(self, nb, resources):
+        seen = set()
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id is None:
+                continue
+            if grade_id in seen:
+                cell.metadata.pop("nbgrader", None)
+                cell.cell_type = "raw"
+                cell.pop("outputs", None)
+                cell.pop("execution_count", None)
+                cell.source = f"# [a second copy of the graded cell {grade_id!r}: not run, the first copy counts]\n" \
+                              + cell.source
+            seen.add(grade_id)
+        return nb, resources
+
+
+def _cap_outputs(cell, limit: int) -> None:
+    """Keep at most ``limit`` bytes of text per output and drop images larger than that."""
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            out.text = _cap_text(out.text, limit)
+        elif out.output_type == "error":
+            out.evalue = _cap_text(out.evalue, limit)
+            out.traceback = [_cap_text(line, limit) for line in out.traceback[:200]]
+        elif out.output_type in ("execute_result", "display_data"):
+            for mime in list(out.get("data", {})):
+                value = out.data[mime]
+                if isinstance(value, str) and len(value.encode()) > limit:
+                    if mime.startswith("text/"):
+                        out.data[mime] = _cap_text(value, limit)
+                    else:
+                        del out.data[mime]
+                        out.data.setdefault("text/plain", f"[{mime} output of {len(value)} bytes removed: too large]")
+
+
+def _cap_text(text: str, limit: int) -> str:
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode(errors="ignore") + f"\n[output truncated: {len(data)} bytes, {limit} kept]\n"
+
 
 def _error(ename: str, evalue: str):
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class GradesCsvExport(CsvExportPlugin):
+    """nbgrader's CSV export with a ``status`` column: a submission that could not be graded is never a 0.
+
+    ``status`` is ``graded``, ``needs manual grading``, ``not submitted`` (score 0, as nbgrader has it) or
+    ``could not be graded: <reason>`` — the score is then left empty and the reason says what is wrong with the
+    submitted notebook (not valid JSON, not a notebook, ...) or that nbgrader failed on it (see its log).
+    """
+
+    def export(self, gradebook) -> None:
+        from nbgrader.api import MissingEntry
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        dest = self.to or "grades.csv"
+        keys = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email", "raw_score",
+                "late_submission_penalty", "score", "max_score", "status"]
+        rows = []
+        for assignment in gradebook.assignments:
+            if self.assignment and assignment.name not in [str(a) for a in self.assignment]:
+                continue
+            for student in gradebook.students:
+                if self.student and student.id not in [str(s) for s in self.student]:
+                    continue
+                row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
+                       "last_name": student.last_name, "first_name": student.first_name, "email": student.email,
+                       "max_score": assignment.max_score}
+                try:
+                    submission = gradebook.find_submission(assignment.name, student.id)
+                except MissingEntry:
+                    row.update(timestamp="", raw_score=0.0, late_submission_penalty=0.0, score=0.0,
+                               status="not submitted")
+                else:
+                    problem = ungradable_reason(coursedir, assignment.name, student.id,
+                                                [nb.name for nb in assignment.notebooks])
+                    if problem:
+                        row.update(timestamp=submission.timestamp, raw_score="", late_submission_penalty="",
+                                   score="", status=f"could not be graded: {problem}")
+                        self.log.warning("%s / %s could not be graded: %s", assignment.name, student.id, problem)
+                    else:
+                        penalty = submission.late_submission_penalty or 0.0
+                        row.update(timestamp=submission.timestamp, raw_score=submission.score,
+                                   late_submission_penalty=penalty, score=max(0.0, submission.score - penalty),
+                                   status="needs manual grading" if submission.needs_manual_grade else "graded")
+                rows.append(row)
+        with open(dest, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if row.get(k) is None else row[k] for k in keys})
+
+
+def ungradable_reason(coursedir, assignment: str, student: str, notebooks: list[str]) -> str | None:
+    """Why a submission has no autograded result, or None if every notebook was autograded."""
+    for name in notebooks:
+        graded = os.path.join(coursedir.format_path(coursedir.autograded_directory, student, assignment), name + ".ipynb")
+        if os.path.exists(graded):
+            continue
+        submitted = os.path.join(coursedir.format_path(coursedir.submitted_directory, student, assignment),
+                                 name + ".ipynb")
+        if not os.path.exists(submitted):
+            return f"{name}.ipynb is missing from the submission"
+        try:
+            nbformat.read(submitted, as_version=4)
+        except Exception as err:  # not JSON, not a notebook, an unknown format
+            return f"{name}.ipynb is not a valid notebook ({type(err).__name__}: {str(err)[:120]})"
+        return f"nbgrader failed on {name}.ipynb (see the autograde log), or it was not autograded yet"
+    return None
