@@ -1,10 +1,15 @@
 """The feedback preprocessor removes every trace of hidden tests from outputs."""
 
 import json
+import os
 
+import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from dlcourse.grading.nbgrader_ext import REDACTED, RedactHiddenTests
+from dlcourse.grading.nbgrader_ext import (REDACTED, DeduplicateGradeCells, RedactHiddenTests, _cap_outputs, normalise,
+                                           ungradable_reason)
+from dlcourse.grading.sandbox import _bwrap_works
 
 SOURCE = """# Tests for Question 1 (2 points)
 checks.check_sigmoid(sigmoid)
@@ -96,3 +101,114 @@ def test_after_too_many_deaths_every_remaining_test_fails(tmp_path):
     assert errors(nb.cells[1]) == ["KernelDied"] and errors(nb.cells[2]) == ["KernelDied"]
     assert errors(nb.cells[3]) == ["NotRun"]  # an unrun test cell must not score full points
     assert errors(nb.cells[4]) == ["NotRun"]
+
+
+# --- feedback: disguised copies and solution lines ---------------------------------------------------------------
+
+
+def test_a_disguised_copy_of_a_hidden_line_is_redacted_in_any_cell():
+    zw, nbsp = "\u200b", "\u00a0"
+    line = HIDDEN[0]
+    student = new_code_cell("print(...)", outputs=[new_output("stream", name="stdout", text=(
+        f"{zw.join(line)}\n{line.replace(' ', nbsp)}\n  {line}  \nan honest line\n"))])
+    nb = new_notebook(cells=[new_code_cell(SOURCE), student])
+    nb, _ = RedactHiddenTests().preprocess(nb, {})
+    assert nb.cells[1].outputs[0].text == f"{REDACTED}\n{REDACTED}\n{REDACTED}\nan honest line\n"
+    assert normalise(f"ch{zw}ecks .check") == "checks.check"
+
+
+def test_solution_lines_of_the_source_notebook_are_redacted_too(tmp_path):
+    from traitlets.config import Config
+
+    source = new_notebook(cells=[new_code_cell(
+        "def sigmoid(z):\n    ### BEGIN SOLUTION\n    return 0.5 * (1 + np.tanh(z / 2))  # the trick\n    ### END SOLUTION")])
+    folder = tmp_path / "solutions" / "ps1"
+    folder.mkdir(parents=True)
+    nbformat.write(source, folder / "ps1.ipynb")
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    config.CourseDirectory.source_directory = "solutions"
+    leak = new_code_cell("", outputs=[new_output("stream", name="stdout", text=(
+        "return 0.5*(1+np.tanh(z/2))  # the trick\ndef sigmoid(z):\n"))])
+    nb = new_notebook(cells=[leak])
+    nb, _ = RedactHiddenTests(config=config).preprocess(nb, {"nbgrader": {"assignment": "ps1", "notebook": "ps1"}})
+    assert nb.cells[0].outputs[0].text == f"{REDACTED}\ndef sigmoid(z):\n"  # the def line is public: kept
+
+
+# --- a graded cell pasted twice, outputs capped, grades that could not be computed ------------------------------
+
+
+def test_a_duplicated_graded_cell_counts_once_first_copy_first():
+    nb = graded_notebook("TEST:assert True", "x = 1")
+    copy = nbformat.from_dict(nb.cells[0])
+    copy.source = "assert False"
+    nb.cells.append(copy)
+    nb, _ = DeduplicateGradeCells().preprocess(nb, {})
+    assert nb.cells[0].metadata["nbgrader"]["grade_id"] == "test_0" and nb.cells[0].cell_type == "code"
+    assert nb.cells[2].cell_type == "raw" and "nbgrader" not in nb.cells[2].metadata
+    assert "the first copy counts" in nb.cells[2].source
+
+
+def test_outputs_are_capped_in_bytes():
+    cell = new_code_cell("", outputs=[new_output("stream", name="stdout", text="é" * 100_000),
+                                      new_output("display_data", data={"image/png": "A" * 50_000, "text/plain": "fig"})])
+    _cap_outputs(cell, 1000)
+    assert len(cell.outputs[0].text.encode()) < 1100 and "output truncated: 200000 bytes" in cell.outputs[0].text
+    assert "image/png" not in cell.outputs[1].data and cell.outputs[1].data["text/plain"] == "fig"
+
+
+def test_an_ungradable_submission_has_a_reason(tmp_path):
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(root=str(tmp_path))
+    folder = tmp_path / "submitted" / "ann" / "ps1"
+    folder.mkdir(parents=True)
+    assert ungradable_reason(coursedir, "ps1", "ann", ["ps1"]) == "ps1.ipynb is missing from the submission"
+    (folder / "ps1.ipynb").write_text("{ not json")
+    assert ungradable_reason(coursedir, "ps1", "ann", ["ps1"]).startswith("ps1.ipynb is not a valid notebook")
+    nbformat.write(new_notebook(), folder / "ps1.ipynb")
+    assert "nbgrader failed" in ungradable_reason(coursedir, "ps1", "ann", ["ps1"])
+    graded = tmp_path / "autograded" / "ann" / "ps1"
+    graded.mkdir(parents=True)
+    nbformat.write(new_notebook(), graded / "ps1.ipynb")
+    assert ungradable_reason(coursedir, "ps1", "ann", ["ps1"]) is None
+
+
+# --- isolated execution: the test cells run here, the student's code in a sandbox --------------------------------
+
+
+def isolated(nb, tmp_path, **config):
+    from traitlets.config import Config
+
+    from dlcourse.grading.nbgrader_ext import IsolatedExecute
+
+    c = Config()
+    c.CourseDirectory.root = str(tmp_path / "course")
+    IsolatedExecute(timeout=60, config=c, **config).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return nb
+
+
+def locked(source):
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True, "grade_id": "setup",
+                                 "schema_version": 3, "task": False}
+    return cell
+
+
+@pytest.mark.parametrize("bubblewrap", [True, False], ids=["sandboxed", "bubblewrap off"])
+def test_the_verdict_is_decided_in_the_grader(tmp_path, bubblewrap):
+    if bubblewrap and _bwrap_works() and os.environ.get("DLCOURSE_REQUIRE_SYSTEM") != "1":
+        pytest.skip(_bwrap_works())
+    nb = graded_notebook(
+        "import os\ndef double(x):\n    return 2 * x\ndef sneaky(x):\n    import dlcourse.linear\n"
+        "    return dlcourse.linear.sigmoid(x)\nGRADER_PID = os.getpid()",
+        "TEST:from dlcourse.grading import Case, check_function\n"
+        "check_function(double, lambda x: 2 * x, [Case((3.0,), 'three')], name='double')\n"
+        "import os\nassert os.getpid() != GRADER_PID  # this cell does not run in the student's kernel",
+        "TEST:check_function(sneaky, lambda x: x, [Case((0.0,), 'zero')], name='sneaky')",
+        "TEST:assert double(2) == 5")
+    nb.cells.insert(0, locked("import numpy as np"))
+    nb = isolated(nb, tmp_path, use_bubblewrap=bubblewrap)
+    assert errors(nb.cells[2]) == [] and "✓ double: all 1 checks passed" in nb.cells[2].outputs[0].text
+    assert errors(nb.cells[3]) == ["CheckFailed"] and "calls dlcourse.linear.sigmoid" in nb.cells[3].outputs[-1].evalue
+    assert errors(nb.cells[4]) == ["AssertionError"]

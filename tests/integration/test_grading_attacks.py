@@ -208,6 +208,13 @@ def fit_logistic(X, y, lr, n_iter):
         except BaseException:
             pass
 """),
+    "ignores_the_alarm": dict(base="solution", into="nll", zero={"test_nll"}, answer="""
+import signal
+def nll(w, b, X, y):
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)   # nothing inside the kernel can interrupt it now
+    while True:
+        pass
+"""),
     "swallowing_cell": dict(base="solution", into="nll_grad", zero=set(), cell="""
 import time
 while True:
@@ -313,6 +320,7 @@ def build(release, solutions, spec: dict, fill) -> nbformat.NotebookNode:
             extra.append(new_code_cell(spec["cell"]))
         if "duplicate" in spec:
             copy = nbformat.from_dict(cell)
+            copy["id"] = "pasted-copy"
             copy.source = "def sigmoid(z):\n    return 0.0   # a wrong second copy: the first one counts\n"
             extra.append(copy)
         nb.cells[i + 1:i + 1] = extra

@@ -1,0 +1,252 @@
+"""The grader's proxies against a real worker process: plain data, handles, operators, callbacks, time limits.
+
+The worker here is a plain Python process (no kernel, no sandbox): it runs the same worker source as the
+student's kernel does in grading, with a student's code defined in its ``__main__``.
+"""
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from dlcourse.grading import Case, CheckFailed, check_function, guard
+from dlcourse.grading import ps3
+from dlcourse.grading.remote import RemoteError, RemoteObject, RemoteSession, RemoteTimeout, SessionBroken, TrustedNamespace
+
+STUDENT = textwrap.dedent('''
+    import numpy as np, warnings, sys
+
+    LR = 0.5
+    SHAPE = (2, 3)
+
+    def double(x):
+        return 2 * np.asarray(x, float)
+
+    def noisy(x):
+        warnings.warn("debug message")
+        print("hello from the student")
+        print("to stderr", file=sys.stderr)
+        return np.exp(np.asarray(x, float) * 1000.0)
+
+    def uses_helper(x):
+        return helper(x) + 1.0
+
+    def helper(x):
+        return -999.0
+
+    def broken(x):
+        return [][1]
+
+    def forever(x):
+        while True:
+            pass
+
+    def stubborn(x):
+        import signal
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)  # no interrupt can stop it from inside
+        while True:
+            try:
+                pass
+            except BaseException:
+                pass
+
+    def course_code(x):
+        class CourseCodeNotAvailable(RuntimeError):
+            course_name = "dlcourse.linear.sigmoid"
+        raise CourseCodeNotAvailable("not available")
+
+    def tensor(x):
+        import torch
+        return torch.tensor([1.0, 2.0], requires_grad=True) * 1.0
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+        def __add__(self, other):
+            return Box(self.v + (other.v if isinstance(other, Box) else other))
+        __radd__ = __add__
+        def value(self):
+            return self.v
+''')
+
+
+@pytest.fixture
+def session(tmp_path):
+    procs = []
+
+    def run_in_kernel(expression):
+        code = STUDENT + f"\n{expression}\n"
+        procs.append(subprocess.Popen([sys.executable, "-c", code]))
+        return None
+
+    def kill():
+        for p in procs:
+            p.kill()
+
+    s = RemoteSession(tmp_path, run_in_kernel, kill)
+    yield s
+    s.close()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def test_names_come_back_as_copies_or_handles(session):
+    assert session.get("LR") == 0.5 and session.get("SHAPE") == (2, 3)
+    double = session.get("double")
+    assert isinstance(double, RemoteObject) and double.__name__ == "double"
+    np.testing.assert_array_equal(double([1, 2]), [2.0, 4.0])
+    assert list(double.signature().parameters) == ["x"]
+    with pytest.raises(KeyError):
+        session.get("undefined_name")
+    ns = TrustedNamespace(session)
+    exec("result = double(3) + LR\nlength = len([1, 2])", ns)  # builtins stay builtins
+    assert ns["result"] == 6.5 and ns["length"] == 2
+
+
+def test_objects_stay_remote_and_operators_are_forwarded(session):
+    Box = session.get("Box")
+    a, b = Box(1.0), Box(2.5)
+    assert isinstance(a, RemoteObject) and a._type == "Box"
+    total = 3 + a + b  # __radd__ and __add__, evaluated in the worker
+    assert total.value() == 6.5 and total.v == 6.5
+    with pytest.raises(AttributeError):
+        a.missing
+    with pytest.raises(AttributeError, match="read-only"):
+        a.v = 3
+
+
+def test_a_guarded_call_reports_warnings_output_and_errors(session, capsys):
+    run = guard.run_student(session.get("noisy"), (np.array([1.0]),), {}, {}, 5.0)
+    assert np.isinf(run.result).all()
+    assert run.numerical_warnings == ["RuntimeWarning: overflow encountered in exp"]
+    assert "UserWarning: debug message" in run.notes and "to stderr" in run.stderr
+    assert "hello from the student" in capsys.readouterr().out
+    run = guard.run_student(session.get("broken"), (1,), {}, {}, 5.0)
+    assert isinstance(run.error, RemoteError) and run.error.ename == "IndexError"
+    assert "in broken, line 23" in run.error.student_traceback()
+    run = guard.run_student(session.get("course_code"), (1,), {}, {}, 5.0)
+    assert run.reference_calls == ["dlcourse.linear.sigmoid"] and run.error is None
+
+
+def test_lent_helpers_run_in_the_grader(session):
+    calls = []
+
+    def correct_helper(x):
+        calls.append(x)
+        return float(x) * 10
+
+    run = guard.run_student(session.get("uses_helper"), (2.0,), {}, {"helper": correct_helper}, 5.0)
+    assert run.result == 21.0 and calls == [2.0]
+    assert guard.run_student(session.get("uses_helper"), (2.0,), {}, {}, 5.0).result == -998.0  # restored
+
+
+def test_torch_results_arrive_as_tensors_with_their_description(session):
+    t = session.get("tensor")(0)
+    assert type(t).__module__.startswith("torch") and t.requires_grad and t.remote_device == "cpu"
+    np.testing.assert_array_equal(t.detach().numpy(), [1.0, 2.0])
+
+
+def test_a_loop_is_stopped_by_the_worker_and_switched_off(session):
+    start = time.monotonic()
+    with pytest.raises(CheckFailed, match="did not finish within 0.5 s"):
+        check_function(session.get("forever"), lambda x: x, [Case((1,), "one")], name="forever", seconds=0.5)
+    assert time.monotonic() - start < 3
+    assert "forever" in session.switched_off
+    with pytest.raises(CheckFailed, match="not checked again"):
+        check_function(session.get("forever"), lambda x: x, [Case((1,), "one")], name="forever", seconds=0.5)
+
+
+def test_a_loop_that_swallows_the_interrupt_is_killed_from_outside(session, monkeypatch):
+    from dlcourse.grading import remote
+
+    monkeypatch.setattr(remote, "GRACE", 1.0)
+    start = time.monotonic()
+    run = guard.run_student(session.get("stubborn"), (1,), {}, {}, 0.5)
+    assert run.timed_out and time.monotonic() - start < 4
+    assert session.broken
+    with pytest.raises(SessionBroken):
+        session.get("LR")
+
+
+def test_the_value_check_drives_a_remote_engine_through_the_proxies(session_with_value, capsys):
+    """ps3's check_value, unchanged, on a student's Value that lives in another process."""
+    with guard.remote_mode(session_with_value):
+        ps3.check_value(session_with_value.get("Value"), n_random=1)
+    assert capsys.readouterr().out.startswith("✓ Value: all")
+
+
+VALUE = textwrap.dedent('''
+    import math
+
+    class Value:
+        def __init__(self, data, _prev=()):
+            self.data, self.grad, self._prev, self._back = float(data), 0.0, _prev, lambda: None
+        def _v(self, x):
+            return x if isinstance(x, Value) else Value(x)
+        def __add__(self, o):
+            o = self._v(o); out = Value(self.data + o.data, (self, o))
+            def back():
+                self.grad += out.grad; o.grad += out.grad
+            out._back = back; return out
+        def __mul__(self, o):
+            o = self._v(o); out = Value(self.data * o.data, (self, o))
+            def back():
+                self.grad += o.data * out.grad; o.grad += self.data * out.grad
+            out._back = back; return out
+        def __pow__(self, k):
+            out = Value(self.data ** k, (self,))
+            def back():
+                self.grad += k * self.data ** (k - 1) * out.grad
+            out._back = back; return out
+        def _unary(self, value, slope):
+            out = Value(value, (self,))
+            def back():
+                self.grad += slope * out.grad
+            out._back = back; return out
+        def exp(self): return self._unary(math.exp(self.data), math.exp(self.data))
+        def log(self): return self._unary(math.log(self.data), 1 / self.data)
+        def tanh(self):
+            t = math.tanh(self.data); return self._unary(t, 1 - t * t)
+        def relu(self): return self._unary(max(self.data, 0.0), float(self.data > 0))
+        __radd__ = __add__
+        __rmul__ = __mul__
+        def __neg__(self): return self * -1
+        def __sub__(self, o): return self + (-self._v(o))
+        def __rsub__(self, o): return self._v(o) - self
+        def __truediv__(self, o): return self * self._v(o) ** -1
+        def __rtruediv__(self, o): return self._v(o) * self ** -1
+        def backward(self):
+            order, seen, stack = [], set(), [(self, False)]
+            while stack:
+                node, done = stack.pop()
+                if done:
+                    order.append(node)
+                elif id(node) not in seen:
+                    seen.add(id(node)); stack.append((node, True))
+                    stack.extend((c, False) for c in node._prev)
+            for node in order:
+                node.grad = 0.0
+            self.grad = 1.0
+            for node in reversed(order):
+                node._back()
+''')
+
+
+@pytest.fixture
+def session_with_value(tmp_path):
+    procs = []
+
+    def run_in_kernel(expression):
+        procs.append(subprocess.Popen([sys.executable, "-c", VALUE + f"\n{expression}\n"]))
+
+    s = RemoteSession(tmp_path, run_in_kernel, lambda: [p.kill() for p in procs])
+    yield s
+    s.close()
+    for p in procs:
+        p.wait(timeout=10)

@@ -1,0 +1,82 @@
+"""The wire carries plain data only: what it accepts, what it refuses, and that it never unpickles."""
+
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from dlcourse.grading import wire
+
+
+def roundtrip(value, handle=None, resolve=None):
+    return wire.decode(wire.encode(value, handle), resolve)
+
+
+def test_plain_values_round_trip_exactly():
+    value = {"W1": np.arange(6.0).reshape(2, 3), 3: (1, 2.5, None, True, "x"), "nan": float("nan"),
+             "list": [np.float32(1.5), np.int64(7), np.array([True, False]), np.zeros((0, 2))],
+             "complex": np.array([1 + 2j])}
+    back = roundtrip(value)
+    np.testing.assert_array_equal(back["W1"], value["W1"])
+    assert back[3] == (1, 2.5, None, True, "x") and np.isnan(back["nan"])
+    assert back["list"][0] == 1.5 and back["list"][1] == 7 and back["list"][3].shape == (0, 2)
+    assert back["list"][2].dtype == bool and back["complex"][0] == 1 + 2j
+
+
+def test_torch_tensors_keep_their_description():
+    t = roundtrip(torch.tensor([1.0, 2.0], dtype=torch.float32, requires_grad=True) * 2)
+    assert t.dtype == torch.float32 and t.requires_grad and t.remote_device == "cpu"
+    assert roundtrip(torch.tensor([1.0], dtype=torch.bfloat16)).dtype == torch.bfloat16
+
+
+def test_anything_else_needs_a_handle_and_never_travels_as_itself():
+    class Anything:
+        pass
+
+    with pytest.raises(wire.WireError, match="not plain data"):
+        wire.encode(Anything())
+    with pytest.raises(wire.WireError, match="not plain data"):
+        wire.encode(np.array([Anything()], dtype=object))
+    node = wire.encode([Anything()], handle=lambda obj: {"obj": [1, "Anything", False]})
+    assert wire.decode(node, resolve=lambda tag, payload: ("handle", payload)) == [("handle", [1, "Anything", False])]
+    with pytest.raises(wire.WireError, match="unknown value tag"):
+        wire.decode({"obj": [1, "x", False]})  # no resolver: handles are refused
+
+
+@pytest.mark.parametrize("node, message", [
+    ({"nd": ["|O", [1], "AA=="]}, "not numeric"),
+    ({"nd": ["<f8", [2], "AAAAAAAAAAA="]}, "does not match"),
+    ({"nd": ["<f8", [-1], ""]}, "bad shape"),
+    ({"pickle": "gASVAAAA"}, "unknown value tag"),
+    ([1, 2], "bare JSON list"),
+    ({"t": [1], "l": [2]}, "one-key object"),
+    ({"d": [[{"l": []}, 1]]}, "unhashable"),
+])
+def test_malformed_or_dangerous_nodes_are_refused(node, message):
+    with pytest.raises(wire.WireError, match=message):
+        wire.decode(node)
+
+
+def test_frames_over_a_socket_and_their_limits(monkeypatch):
+    a, b = socket.socketpair()
+    wire.send_frame(a, {"ok": wire.encode((1, np.ones(3)))})
+    value = wire.decode(wire.recv_frame(b)["ok"])
+    assert value[0] == 1 and value[1].tolist() == [1.0, 1.0, 1.0]
+    monkeypatch.setattr(wire, "MAX_FRAME", 10)
+    a.sendall(b"\x00\x00\x01\x00" + b"x" * 256)
+    with pytest.raises(wire.WireError, match="exceeds"):
+        wire.recv_frame(b)
+    c, d = socket.socketpair()
+    c.sendall(b"\x00\x00")
+    c.close()
+    with pytest.raises(EOFError):
+        wire.recv_frame(d)
+
+
+def test_nesting_is_bounded():
+    deep = []
+    for _ in range(wire.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(wire.WireError, match="too deeply"):
+        wire.encode(deep)
