@@ -131,3 +131,26 @@ def test_without_bubblewrap_it_still_works_and_says_what_is_off():
         assert proc.stdout.strip() == "True"  # the student view of the lib is still first on the path
     finally:
         box.close()
+
+
+@needs_system
+def test_what_the_kernel_needs_is_mounted_back_even_under_tmp_or_the_course(tmp_path):
+    """A virtual environment inside the course folder, or a clone in /tmp: hidden folders, mounted back read-only."""
+    course = tmp_path / "course"
+    venv = course / ".venv"
+    venv.mkdir(parents=True)
+    (venv / "marker").write_text("python lives here")
+    (course / "gradebook.db").write_text("secret")
+    box = S.Sandbox(hidden=[course], keep=[venv])
+    try:
+        proc = run_inside(box, f"""
+import os
+print(open({str(venv / "marker")!r}).read(), os.path.exists({str(course / "gradebook.db")!r}))
+try:
+    open({str(venv / "marker")!r}, "w")
+except OSError:
+    print("read-only")
+""")
+        assert proc.stdout.splitlines() == ["python lives here False", "read-only"], proc.stderr
+    finally:
+        box.close()

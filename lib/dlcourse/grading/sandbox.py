@@ -261,8 +261,9 @@ class Sandbox:
                 args += ["--tmpfs", str(folder)]
         package = Path(dlcourse.__file__).resolve().parent
         needed = list(self.keep) + [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
-        for folder in sorted(set(needed)):
-            if any(folder.is_relative_to(h) for h in hide) and folder.exists():
+        emptied = hide + [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")]
+        for folder in sorted(set(needed)):  # e.g. a virtual environment inside the course or in /tmp
+            if any(folder.is_relative_to(h) for h in emptied) and folder.exists():
                 args += ["--ro-bind", str(folder), str(folder)]
         args += ["--ro-bind", str(self.lib), str(package)]
         args += ["--bind", str(self.dir), str(self.dir), "--dir", "/tmp/home", "--chdir", "/tmp/home", "--clearenv"]
