@@ -250,3 +250,21 @@ def session_with_value(tmp_path):
     s.close()
     for p in procs:
         p.wait(timeout=10)
+
+
+def test_a_helper_that_passed_its_check_is_not_lent_one_that_failed_is(session):
+    calls = []
+
+    def correct_helper(x):
+        calls.append(x)
+        return float(x) * 10
+
+    helper = session.get("helper")
+    with pytest.raises(CheckFailed):
+        check_function(helper, correct_helper, [Case((1.0,), "one")], name="helper")
+    assert guard.run_student(session.get("uses_helper"), (2.0,), {}, {"helper": correct_helper}, 5.0).result == 21.0
+    assert calls == [1.0, 2.0]  # the check called it once, then the failed helper was replaced by it (a call back)
+    check_function(helper, lambda x: -999.0, [Case((1.0,), "one")], name="helper")  # now it "passes"
+    assert "helper" in session.verified
+    assert guard.run_student(session.get("uses_helper"), (2.0,), {}, {"helper": correct_helper}, 5.0).result == -998.0
+    assert calls == [1.0, 2.0]  # verified: the student's own ran in the kernel, no call back

@@ -1,6 +1,7 @@
 """The wire carries plain data only: what it accepts, what it refuses, and that it never unpickles."""
 
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -46,7 +47,9 @@ def test_anything_else_needs_a_handle_and_never_travels_as_itself():
 
 @pytest.mark.parametrize("node, message", [
     ({"nd": ["|O", [1], "AA=="]}, "not numeric"),
-    ({"nd": ["<f8", [2], "AAAAAAAAAAA="]}, "does not match"),
+    ({"nd": ["<f8", [2], b"\x00" * 3]}, "does not match"),
+    ({"nd": ["<f8", [1], "AAAAAAAAAAA="]}, "bad data"),
+    (b"raw bytes", "plain JSON scalar"),
     ({"nd": ["<f8", [-1], ""]}, "bad shape"),
     ({"pickle": "gASVAAAA"}, "unknown value tag"),
     ([1, 2], "bare JSON list"),
@@ -60,9 +63,17 @@ def test_malformed_or_dangerous_nodes_are_refused(node, message):
 
 def test_frames_over_a_socket_and_their_limits(monkeypatch):
     a, b = socket.socketpair()
-    wire.send_frame(a, {"ok": wire.encode((1, np.ones(3)))})
+    big = np.arange(100_000.0)  # more than the socket buffers: sent from another thread
+    sender = threading.Thread(target=wire.send_frame, args=(a, {"ok": wire.encode((1, np.ones(3), big))}))
+    sender.start()
     value = wire.decode(wire.recv_frame(b)["ok"])
+    sender.join()
     assert value[0] == 1 and value[1].tolist() == [1.0, 1.0, 1.0]
+    np.testing.assert_array_equal(value[2], big)
+    value[2][0] = -1.0  # a decoded array is the receiver's own, writable copy
+    a.sendall(b"\x00\x00\x00\x0c" + b'{"ok":{"b":3' + b"}"[:0] + b"\x00\x00\x00\x00")
+    with pytest.raises(wire.WireError):
+        wire.recv_frame(b)
     monkeypatch.setattr(wire, "MAX_FRAME", 10)
     a.sendall(b"\x00\x00\x01\x00" + b"x" * 256)
     with pytest.raises(wire.WireError, match="exceeds"):

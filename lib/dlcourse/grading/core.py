@@ -243,6 +243,8 @@ def check_behaviour(
         raise ValueError(f"{name}: a check needs at least one Case")
     lend = dict(lend or {})
     _check_callable(student, name, seconds)
+    verified = _verified_names(student)
+    verified.discard(getattr(student, "_name", None))
     notes: list[str] = []
     for i, case in enumerate(cases, 1):
         run = guard.run_student(student, case.args, case.kwargs, lend, seconds)
@@ -253,7 +255,15 @@ def check_behaviour(
             listing = "\n".join(f"  - {p}" for p in ([problems] if isinstance(problems, str) else problems))
             raise CheckFailed(f"{name} is not correct {where}\n{listing}")
         notes += [n for n in run.notes if n not in notes]
+    if getattr(student, "_name", None):
+        verified.add(student._name)
     _passed(name, len(cases), notes)
+
+
+def _verified_names(student) -> set:
+    """Under isolated grading, the names of the student's functions that passed their latest check (see
+    :func:`dlcourse.grading.guard.run_student`: those need no correct stand-in lent); otherwise an empty set."""
+    return student._session.verified if isinstance(student, RemoteObject) else set()
 
 
 def check_function(

@@ -94,6 +94,7 @@ class RemoteSession:
         self.broken = False
         self.deadline: float | None = None
         self.switched_off: dict[str, str] = {}  # student name -> message
+        self.verified: set[str] = set()  # student functions that passed their latest check
         self._ids = itertools.count(1)
         self._callbacks: dict[int, Callable] = {}
 

@@ -1,11 +1,13 @@
 """Plain data on the wire between the trusted grader and the sandboxed student kernel: no pickle, ever.
 
-A message is one frame: a 4-byte big-endian length and a UTF-8 JSON document. Values are encoded as
+A message is one frame: a 4-byte big-endian length and a UTF-8 JSON document, then a 4-byte count of binary
+buffers and each buffer with its 4-byte length (the raw bytes of arrays, so that they need no base64 in the JSON).
+Values are encoded as
 
 * JSON numbers, strings, booleans and null as themselves (nan and ±inf included);
 * ``{"t": [..]}`` a tuple, ``{"l": [..]}`` a list, ``{"d": [[key, value], ..]}`` a dict (keys encoded too);
-* ``{"nd": [dtype, shape, base64]}`` a numpy array of booleans, integers, floats or complex numbers (the raw
-  bytes, little-endian); numpy scalars become Python numbers;
+* ``{"nd": [dtype, shape, {"b": k}]}`` a numpy array of booleans, integers, floats or complex numbers, its raw
+  little-endian bytes in the frame's buffer ``k``; numpy scalars become Python numbers;
 * ``{"pt": [array, dtype, device, requires_grad]}`` a torch tensor, as its array and a description;
 * ``{"obj": [id, type name, callable]}`` anything else: a handle to an object that stays where it was made;
 * ``{"fn": id}`` (trusted to worker only) a callable of the grader that the worker may call back.
@@ -17,7 +19,6 @@ strings, containers and arrays built by itself. The same source is executed insi
 
 from __future__ import annotations
 
-import base64
 import json
 import struct
 
@@ -35,12 +36,33 @@ class WireError(ValueError):
 # --- frames ----------------------------------------------------------------------------------------------
 
 
+class _Buffer:
+    """Raw bytes that travel next to the JSON document, not inside it."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+
 def send_frame(sock, message: dict) -> None:
-    """Write one message (a dict of plain JSON) to a connected socket."""
-    data = json.dumps(message, separators=(",", ":")).encode()
-    if len(data) > MAX_FRAME:
-        raise WireError(f"message of {len(data)} bytes exceeds {MAX_FRAME}")
-    sock.sendall(struct.pack(">I", len(data)) + data)
+    """Write one message (plain JSON, with the arrays' bytes as :class:`_Buffer`) to a connected socket."""
+    buffers: list[bytes] = []
+
+    def out_of_band(obj):
+        if isinstance(obj, _Buffer):
+            buffers.append(obj.data)
+            return {"b": len(buffers) - 1}
+        raise TypeError(f"cannot send a {type(obj).__name__}")
+
+    data = json.dumps(message, separators=(",", ":"), default=out_of_band).encode()
+    size = len(data) + sum(len(b) for b in buffers)
+    if size > MAX_FRAME:
+        raise WireError(f"message of {size} bytes exceeds {MAX_FRAME}")
+    parts = [struct.pack(">I", len(data)), data, struct.pack(">I", len(buffers))]
+    for buf in buffers:
+        parts += [struct.pack(">I", len(buf)), buf]
+    sock.sendall(b"".join(parts))
 
 
 def _recv_exactly(sock, n: int) -> bytes:
@@ -59,8 +81,26 @@ def recv_frame(sock) -> dict:
     (n,) = struct.unpack(">I", _recv_exactly(sock, 4))
     if n > MAX_FRAME:
         raise WireError(f"message of {n} bytes exceeds {MAX_FRAME}")
+    text = _recv_exactly(sock, n)
+    (count,) = struct.unpack(">I", _recv_exactly(sock, 4))
+    buffers, total = [], n
+    for _ in range(count):
+        (size,) = struct.unpack(">I", _recv_exactly(sock, 4))
+        total += size
+        if total > MAX_FRAME:
+            raise WireError(f"message of more than {MAX_FRAME} bytes")
+        buffers.append(_recv_exactly(sock, size))
+
+    def in_band(obj: dict):
+        if len(obj) == 1 and "b" in obj:
+            k = obj["b"]
+            if not (isinstance(k, int) and 0 <= k < len(buffers)):
+                raise WireError("a reference to a missing buffer")
+            return buffers[k]
+        return obj
+
     try:
-        message = json.loads(_recv_exactly(sock, n).decode())
+        message = json.loads(text.decode(), object_hook=in_band)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise WireError(f"malformed message: {err}") from None
     if not isinstance(message, dict):
@@ -86,7 +126,7 @@ def encode(value, handle=None, depth: int = 0):
     if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS:
         arr = np.ascontiguousarray(value)
         arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
-        return {"nd": [arr.dtype.str, list(arr.shape), base64.b64encode(arr.tobytes()).decode()]}
+        return {"nd": [arr.dtype.str, list(arr.shape), _Buffer(arr.tobytes())]}
     if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach") and hasattr(value, "numpy"):
         t = value.detach().cpu()
         if t.is_floating_point() and t.element_size() < 4:
@@ -153,9 +193,9 @@ def _decode_array(payload) -> np.ndarray:
         raise WireError(f"nd: dtype {dtype_str!r} is not numeric")
     if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape) and len(shape) <= 32):
         raise WireError("nd: bad shape")
-    if not isinstance(data, str):
+    raw = data.data if isinstance(data, _Buffer) else data  # a _Buffer before sending, bytes once received
+    if not isinstance(raw, bytes):
         raise WireError("nd: bad data")
-    raw = base64.b64decode(data.encode(), validate=True)
     if len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
         raise WireError("nd: data does not match the shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
