@@ -10,6 +10,7 @@ Expected scores are derived from the points in the notebook's metadata, not hard
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -275,3 +276,31 @@ def test_runtime_data_stays_in_the_grading_folder(graded):
     for assignment in SCENARIOS:
         solution_row = next(r for r in csv if r.startswith(f"{assignment},") and ",solution," in r)
         assert f",{sum(points[assignment].values()):.1f}," in solution_row
+
+
+@pytest.mark.parametrize("assignment", list(SCENARIOS))
+def test_gradescope_results_match_the_gradebook_and_the_format(graded, assignment):
+    import jsonschema
+
+    from dlcourse.grading.results import SCHEMA, write_all
+
+    course = graded[0]
+    written = write_all(course, assignment)
+    assert sorted(p.parent.name for p in written) == sorted(SCENARIOS[assignment])
+    hidden = hidden_test_lines(assignment)
+    for path in written:
+        document = json.loads(path.read_text())
+        jsonschema.validate(document, SCHEMA)
+        student = path.parent.name
+        by_name = {t["name"]: t for t in document["tests"]}
+        for name, (score, needs_manual) in scores(course, assignment, student).items():
+            assert by_name[name]["score"] == (score or 0.0)
+            assert by_name[name]["status"] == ("passed" if not needs_manual and score == by_name[name]["max_score"]
+                                               else "failed")
+        assert document["score"] == sum(t["score"] for t in document["tests"])
+        text = path.read_text()
+        assert not [line for line in hidden if line in text], f"{student}'s results.json shows a hidden test"
+    if assignment == "ps1":
+        wrong = json.loads((course / "grading" / "results" / "ps1" / "wrong_grad" / "results.json").read_text())
+        message = {t["name"]: t["output"] for t in wrong["tests"]}["test_nll_grad"]
+        assert message.startswith("CheckFailed: nll_grad is not correct") and "dw is wrong" in message
