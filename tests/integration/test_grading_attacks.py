@@ -508,3 +508,37 @@ def test_the_whole_class_is_graded_within_its_budget(attacked):
     print(f"attack suite: {attacked['seconds']:.0f} s in all, {attacked['grading_seconds']:.0f} s to autograde "
           f"{len(ATTACKS) + len(HONEST_AFTER)} submissions")
     assert attacked["grading_seconds"] < 240 and attacked["seconds"] < BUDGET_S
+
+
+def test_the_instructors_report_lists_every_incident_and_its_figures_render(attacked, tmp_path):
+    """The HTML report of the attacked class, opened in Chromium."""
+    from dlcourse.grading import report
+
+    data = report.collect(attacked["course"], "ps1")
+    incidents = {}
+    for student, what in data["incidents"]:
+        incidents.setdefault(student, []).append(what)
+    assert any(w.startswith("could not be graded") for w in incidents["broken_json"])
+    assert any("timed out" in w for w in incidents["swallowing_cell"])
+    assert any("kernel died" in w for w in incidents["os_exit"])
+    assert any("fit_logistic was stopped at its time limit" == w for w in incidents["swallowing_loop"])
+    assert "honest_a" not in incidents and set(data["seconds"]) >= {"honest_a", "zz_honest_after"}
+    sigmoid_failures = data["failures"]["test_sigmoid"]
+    assert sum(sigmoid_failures.values()) == sum(1 for s in ATTACKS.values() if "test_sigmoid" in s["zero"])
+    assert sigmoid_failures.most_common(1)[0][1] >= 3  # the same message, grouped across students
+    page = report.write(attacked["course"], "ps1", tmp_path / "ps1.html")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--disable-gpu", "--no-sandbox"])
+        tab = browser.new_page()
+        tab.goto(page.as_uri())
+        sizes = tab.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        rows = tab.locator("#incidents tr").count()
+        tab.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert len(sizes) == 2 and all(done and w > 300 and h > 100 for done, w, h in sizes)
+    assert rows == 1 + len(data["incidents"])

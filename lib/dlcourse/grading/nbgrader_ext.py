@@ -180,6 +180,8 @@ class ResilientExecute(ReliableExecute):
                 cell.outputs.append(_error("KernelDied", "the kernel died while running this cell (os._exit, a crash "
                                                          "or running out of memory); grading went on in a new kernel"))
             self.log.warning("Kernel died in cell %d; restart %d of %d", index, self._restarts, self.max_restarts)
+            if not isinstance(err, CellTimedOut) and hasattr(self, "_events"):
+                self._events.append({"cell": index, "what": "the kernel died (os._exit, a crash, the memory limit)"})
             if self._restarts <= self.max_restarts:
                 self._restart_and_replay(index)
             return cell, self.resources
@@ -290,8 +292,15 @@ class IsolatedExecute(ResilientExecute):
         self._session = RemoteSession(sandbox.dir, self._start_serving, self._stop_kernel)
         self._trusted = TrustedNamespace(self._session)
         self._count = 0
+        self._events: list[dict] = []
+        start = time.monotonic()
         try:
-            return super().preprocess(nb, resources, km=manager)
+            nb, resources = super().preprocess(nb, resources, km=manager)
+            # what happened, for the instructor's report (not shown in feedback)
+            nb.metadata["dlcourse_grading"] = {
+                "seconds": round(time.monotonic() - start, 2), "restarts": self._restarts, "events": self._events,
+                "switched_off": sorted(self._session.switched_off), "protections_off": sandbox.protections.missing}
+            return nb, resources
         finally:
             with contextlib.suppress(Exception):
                 self._session.close()
@@ -377,6 +386,7 @@ class IsolatedExecute(ResilientExecute):
             self._session.broken = False
             self._restarts += 1
             self.log.warning("Kernel stopped during a test cell; restart %d of %d", self._restarts, self.max_restarts)
+            self._events.append({"cell": self._index, "what": "kernel stopped during a test (time limit or crash)"})
             if self._restarts <= self.max_restarts:
                 self._restart_and_replay(self._index)
             return
@@ -414,6 +424,7 @@ class IsolatedExecute(ResilientExecute):
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.log.error("Cell timed out after %s s: stopping the kernel", timeout)
+        self._events.append({"cell": getattr(self, "_index", None), "what": f"cell timed out ({timeout} s)"})
         self._stop_kernel()
         raise CellTimedOut(f"the cell ran past its {timeout} s time limit (a loop that never ends?); the kernel was "
                            f"stopped and grading went on in a new one")
