@@ -121,7 +121,7 @@ class Value:
     def __rtruediv__(self, o):
         return self._v(o) * self ** -1
 
-    def backward(self):
+    def _topological_order(self):
         order, seen, stack = [], set(), [(self, False)]
         while stack:
             node, done = stack.pop()
@@ -131,6 +131,10 @@ class Value:
                 seen.add(id(node))
                 stack.append((node, True))
                 stack.extend((c, False) for c in node._prev)
+        return order
+
+    def backward(self):
+        order = self._topological_order()
         for node in order:
             node.grad = 0.0
         self.grad = 1.0
@@ -268,17 +272,8 @@ class AccumulatingAcrossCalls(Value):
     """A correct topological backward that forgets to reset the gradients before propagating."""
 
     def backward(self):
-        order, seen, stack = [], set(), [(self, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-            elif id(node) not in seen:
-                seen.add(id(node))
-                stack.append((node, True))
-                stack.extend((c, False) for c in node._prev)
         self.grad = 1.0
-        for node in reversed(order):
+        for node in reversed(self._topological_order()):
             node._back()
 
 

@@ -4,6 +4,7 @@ The worker here is a plain Python process (no kernel, no sandbox): it runs the s
 student's kernel does in grading, with a student's code defined in its ``__main__``.
 """
 
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,8 @@ import pytest
 
 from dlcourse.grading import Case, CheckFailed, check_function, guard
 from dlcourse.grading import ps3
+
+import test_grading_ps3
 from dlcourse.grading.remote import RemoteError, RemoteObject, RemoteSession, RemoteTimeout, SessionBroken, TrustedNamespace
 
 STUDENT = textwrap.dedent('''
@@ -181,61 +184,8 @@ def test_the_value_check_drives_a_remote_engine_through_the_proxies(session_with
     assert capsys.readouterr().out.startswith("✓ Value: all")
 
 
-VALUE = textwrap.dedent('''
-    import math
-
-    class Value:
-        def __init__(self, data, _prev=()):
-            self.data, self.grad, self._prev, self._back = float(data), 0.0, _prev, lambda: None
-        def _v(self, x):
-            return x if isinstance(x, Value) else Value(x)
-        def __add__(self, o):
-            o = self._v(o); out = Value(self.data + o.data, (self, o))
-            def back():
-                self.grad += out.grad; o.grad += out.grad
-            out._back = back; return out
-        def __mul__(self, o):
-            o = self._v(o); out = Value(self.data * o.data, (self, o))
-            def back():
-                self.grad += o.data * out.grad; o.grad += self.data * out.grad
-            out._back = back; return out
-        def __pow__(self, k):
-            out = Value(self.data ** k, (self,))
-            def back():
-                self.grad += k * self.data ** (k - 1) * out.grad
-            out._back = back; return out
-        def _unary(self, value, slope):
-            out = Value(value, (self,))
-            def back():
-                self.grad += slope * out.grad
-            out._back = back; return out
-        def exp(self): return self._unary(math.exp(self.data), math.exp(self.data))
-        def log(self): return self._unary(math.log(self.data), 1 / self.data)
-        def tanh(self):
-            t = math.tanh(self.data); return self._unary(t, 1 - t * t)
-        def relu(self): return self._unary(max(self.data, 0.0), float(self.data > 0))
-        __radd__ = __add__
-        __rmul__ = __mul__
-        def __neg__(self): return self * -1
-        def __sub__(self, o): return self + (-self._v(o))
-        def __rsub__(self, o): return self._v(o) - self
-        def __truediv__(self, o): return self * self._v(o) ** -1
-        def __rtruediv__(self, o): return self._v(o) * self ** -1
-        def backward(self):
-            order, seen, stack = [], set(), [(self, False)]
-            while stack:
-                node, done = stack.pop()
-                if done:
-                    order.append(node)
-                elif id(node) not in seen:
-                    seen.add(id(node)); stack.append((node, True))
-                    stack.extend((c, False) for c in node._prev)
-            for node in order:
-                node.grad = 0.0
-            self.grad = 1.0
-            for node in reversed(order):
-                node._back()
-''')
+# the independent engine of the ps3 tests, defined again in the worker process
+VALUE = "import math\n\n" + inspect.getsource(test_grading_ps3.Value)
 
 
 @pytest.fixture

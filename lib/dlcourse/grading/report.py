@@ -41,15 +41,11 @@ def _first_line(text: str) -> str:
 def collect(course_root: str | Path, assignment: str) -> dict:
     """Everything the report shows, as plain data (the test looks at it too)."""
     from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
     from .nbgrader_ext import RedactHiddenTests, ungradable_reason
+    from .results import load_course
 
-    root = Path(course_root).resolve()
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.CourseDirectory.root = str(root)
-    coursedir = CourseDirectory(config=config)
+    config, coursedir = load_course(course_root)
     scores: dict[str, dict[str, float]] = {}
     maxima: dict[str, float] = {}
     failures: dict[str, Counter] = {}

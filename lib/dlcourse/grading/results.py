@@ -96,18 +96,24 @@ def gradescope_results(gradebook, coursedir, assignment: str, student: str, reda
                                                      f"{sum(t['max_score'] for t in tests):g} points"}
 
 
+def load_course(root: str | os.PathLike):
+    """``(config, CourseDirectory)`` of the course folder ``root``, as its ``nbgrader_config.py`` sets them."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(Path(root).resolve())
+    return config, CourseDirectory(config=config)
+
+
 def write_all(course_root: str | os.PathLike, assignment: str, out: str | os.PathLike | None = None) -> list[Path]:
     """Write ``results.json`` for every student who submitted ``assignment``; returns the files written."""
     from nbgrader.api import Gradebook
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
     from .nbgrader_ext import RedactHiddenTests
 
     root = Path(course_root).resolve()
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.CourseDirectory.root = str(root)
-    coursedir = CourseDirectory(config=config)
+    config, coursedir = load_course(root)
     out = Path(out) if out else root / "grading" / "results" / assignment
     written = []
 
