@@ -112,6 +112,9 @@ print("children", children)
         assert int(proc.stdout.split()[1]) < 20  # the pids limit stopped the fork loop
         hog = run_inside(box, "x = bytearray(600 * 2**20)\nprint('allocated')")
         assert hog.returncode != 0 and "allocated" not in hog.stdout  # over the memory limit: killed
+        deadline = time.monotonic() + 5  # the kernel reaps a dead pid namespace asynchronously
+        while box.processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not box.processes()  # the sleepers died with the sandbox's pid namespace ...
     finally:
         box.close()
