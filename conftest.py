@@ -10,13 +10,11 @@ build student submissions from an assignment's solutions.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 from types import SimpleNamespace
 
-import nbformat
 import pytest
 
 
@@ -58,32 +56,9 @@ def pytest_sessionfinish(session, exitstatus):
         print(f"\nnotebooks over the {budget:g} s budget: {over}")
 
 
-def solution_answers(solutions: nbformat.NotebookNode) -> dict[str, str]:
-    """grade_id -> source of every answer cell of a solutions notebook, solution markers removed."""
-    return {c.metadata["nbgrader"]["grade_id"]: "\n".join(
-                line for line in c.source.splitlines() if not re.search(r"(BEGIN|END) SOLUTION", line))
-            for c in solutions.cells if c.metadata.get("nbgrader", {}).get("solution")}
-
-
-def fill_answers(release: nbformat.NotebookNode, solutions: nbformat.NotebookNode, replace: dict[str, str] | None = None,
-                 delete=frozenset(), prefix: str = "") -> nbformat.NotebookNode:
-    """A student's submission: the release with every answer taken from the solutions, except the ``replace``d
-    answers and the ``delete``d cells (by grade_id); ``prefix`` is put before every code answer."""
-    answers = {**solution_answers(solutions), **(replace or {})}
-    nb = nbformat.from_dict(release)
-    cells = []
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in delete:
-            continue
-        if grade_id in answers:
-            cell.source = (prefix if cell.cell_type == "code" else "") + answers[grade_id]
-        cells.append(cell)
-    nb.cells = cells
-    return nb
-
-
 @pytest.fixture(scope="session")
 def submissions():
     """The helpers above, for tests that build submissions: ``submissions.fill_answers(...)``."""
-    return SimpleNamespace(solution_answers=solution_answers, fill_answers=fill_answers)
+    from dlcourse.grading.mock import fill_answers, solution_answers, submit
+
+    return SimpleNamespace(solution_answers=solution_answers, fill_answers=fill_answers, submit=submit)
