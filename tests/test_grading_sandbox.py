@@ -157,3 +157,27 @@ except OSError:
         assert proc.stdout.splitlines() == ["python lives here False", "read-only"], proc.stderr
     finally:
         box.close()
+
+
+@needs_system
+def test_what_a_killed_grader_left_behind_is_removed_but_never_a_live_sandbox():
+    stale, live = S.Sandbox(), S.Sandbox()
+    sleeper = subprocess.Popen(live.wrap([sys.executable, "-c", "import time; time.sleep(60)"]),
+                               env=live.environment(), cwd=live.dir)
+    try:
+        deadline = time.monotonic() + 30
+        while not live.processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        old = time.time() - 3600
+        for box in (stale, live):
+            os.utime(box.dir, (old, old))
+        fresh = S.Sandbox()  # being set up: empty cgroup, but just created
+        assert S.remove_stale_sandboxes() >= 1
+        assert not stale.dir.exists() and not any(g.exists() for g in stale.cgroups)
+        assert live.dir.exists() and all(g.exists() for g in live.cgroups) and live.processes()
+        assert fresh.dir.exists() and all(g.exists() for g in fresh.cgroups)
+        fresh.close()
+    finally:
+        sleeper.kill()
+        live.close()
+        stale.cgroups = []

@@ -16,6 +16,7 @@ import csv
 import io
 import os
 import re
+import subprocess
 import sys
 import time
 import unicodedata
@@ -235,6 +236,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_start_kernel(self, **kw):
         kw["env"] = self.sandbox.environment()
         kw["cwd"] = str(self.sandbox.dir)
+        # the kernel's own terminal output (its banner; whatever student code writes to file descriptors 1 and 2
+        # directly) must not flood the grader's terminal or log: cell outputs travel over the kernel's sockets
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         return await super()._async_start_kernel(**kw)
 
     start_kernel = _async_start_kernel

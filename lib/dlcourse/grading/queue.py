@@ -225,6 +225,9 @@ def grade(assignment: str, root: str | os.PathLike = ".", *, workers: int | None
         except MissingEntry:
             raise GradingError(f"{assignment} is not in the gradebook {coursedir.db_url}: run "
                                f"`nbgrader generate_assignment {assignment}` first") from None
+    from .sandbox import remove_stale_sandboxes
+
+    remove_stale_sandboxes()  # what an earlier run that was killed left behind
     summary = Summary(assignment)
     journal = Journal(journal_path(coursedir, assignment))
     todo = []

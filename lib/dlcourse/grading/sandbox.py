@@ -22,6 +22,7 @@ size by ``prlimit``. Where a mechanism is missing (no bubblewrap, no cgroups, no
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import os
 import shutil
@@ -192,6 +193,35 @@ def _cgroups_work() -> str | None:
         except OSError as err:
             return f"cannot create cgroups in {base} ({err.strerror})"
     return None
+
+
+def remove_stale_sandboxes(older_than_s: float = 600.0) -> int:
+    """Remove what graders that were killed left behind: the cgroups with no process left in them and the
+    session folders of sandboxes last touched more than ``older_than_s`` ago (a sandbox being set up has an
+    empty cgroup for a moment). Returns how many were removed. ``dlcourse grade`` calls it when it starts."""
+    if _cgroups_work() is not None:  # without cgroups a live sandbox cannot be told from a stale one
+        return 0
+    removed = 0
+    tmp = Path(tempfile.gettempdir())
+    now = time.time()
+    names = {p.name for p in tmp.glob("dlcourse-grade-*")}
+    names |= {g.name for c in ("pids", "memory") for g in (CGROUP_ROOT / c).glob("dlcourse-grade-*")}
+    for name in sorted(names):
+        folder = tmp / name
+        try:
+            age = now - folder.stat().st_mtime if folder.exists() else float("inf")
+        except OSError:
+            continue
+        groups = [CGROUP_ROOT / c / name for c in ("pids", "memory") if (CGROUP_ROOT / c / name).is_dir()]
+        busy = any((g / "cgroup.procs").read_text().strip() for g in groups if (g / "cgroup.procs").exists())
+        if age < older_than_s or busy:
+            continue
+        for group in groups:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 # --- one sandbox -----------------------------------------------------------------------------------------
