@@ -266,6 +266,8 @@ class IsolatedExecute(ResilientExecute):
     max_processes = Integer(256, help="Processes per submission (cgroup)").tag(config=True)
     cpu_seconds = Integer(900, help="CPU seconds per process of a submission").tag(config=True)
     output_limit = Integer(200_000, help="Bytes of text output kept per cell").tag(config=True)
+    kernel_threads = Integer(1, min=1, help="Threads of the numerical libraries in each kernel (OMP_NUM_THREADS, ...): "
+                                            "1 suits one grading worker per core").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         from nbgrader.coursedir import CourseDirectory
@@ -283,7 +285,7 @@ class IsolatedExecute(ResilientExecute):
             hidden.add(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])))
         sandbox = Sandbox(hidden=sorted(hidden), keep=[sys.prefix], memory_bytes=self.memory_limit,
                           max_processes=self.max_processes, cpu_seconds=self.cpu_seconds,
-                          use_bubblewrap=self.use_bubblewrap)
+                          use_bubblewrap=self.use_bubblewrap, threads=self.kernel_threads)
         summary = sandbox.protections.summary()
         if summary not in _LOGGED_PROTECTIONS:
             _LOGGED_PROTECTIONS.add(summary)

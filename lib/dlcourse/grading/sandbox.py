@@ -35,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SANDBOX_UID = 65534
+# numerical libraries' thread pools (OpenBLAS, MKL, OpenMP: numpy, scipy, torch); their threads spin while they
+# wait, so kernels graded side by side must not each start one per core
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -236,7 +239,8 @@ class Sandbox:
     """
 
     def __init__(self, hidden=(), keep=(), memory_bytes: int = 4 * 2**30, max_processes: int = 256,
-                 cpu_seconds: int = 900, tmp_bytes: int = 512 * 2**20, use_bubblewrap: bool = True):
+                 cpu_seconds: int = 900, tmp_bytes: int = 512 * 2**20, use_bubblewrap: bool = True,
+                 threads: int = 1):
         self.dir = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
         self.dir.chmod(0o777)
         missing = []
@@ -254,6 +258,7 @@ class Sandbox:
         self.hidden = [Path(p).resolve() for p in hidden]
         self.keep = [Path(p).resolve() for p in keep]
         self.tmp_bytes = tmp_bytes
+        self.threads = threads
         self.cgroups: list[Path] = []
         if self.protections.cgroups:
             name = self.dir.name
@@ -277,7 +282,7 @@ class Sandbox:
                 "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib",
                 "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter", "JUPYTER_CONFIG_DIR": f"{home}/.jupyter",
                 "JUPYTER_DATA_DIR": f"{home}/.jupyter", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONNOUSERSITE": "1"}
+                "PYTHONNOUSERSITE": "1", **{var: str(self.threads) for var in THREAD_VARIABLES}}
 
     def _bwrap_args(self) -> list[str]:
         import dlcourse
