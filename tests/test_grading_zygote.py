@@ -12,7 +12,7 @@ from dlcourse.grading import zygote as Z
 
 NEEDS = S._bwrap_works() or S._cgroups_work()
 REQUIRED = os.environ.get("DLCOURSE_REQUIRE_SYSTEM") == "1"
-pytestmark = pytest.mark.skipif(bool(NEEDS) and not REQUIRED, reason=f"needs bubblewrap and cgroups: {NEEDS}")
+needs_system = pytest.mark.skipif(bool(NEEDS) and not REQUIRED, reason=f"needs bubblewrap and cgroups: {NEEDS}")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,7 @@ def stop(km, kc, box):
     box.close()
 
 
+@needs_system
 def test_a_forked_kernel_has_the_imports_and_none_of_the_privileges(server, course):
     km, kc, box = kernel(server)
     try:
@@ -98,6 +99,7 @@ print("numpy works", np.arange(4).sum())
         stop(km, kc, box)
 
 
+@needs_system
 def test_nothing_a_kernel_leaves_reaches_the_next_and_each_gets_fresh_random_numbers(server):
     km, kc, box = kernel(server)
     try:
@@ -124,6 +126,7 @@ print(np.random.rand())
     assert first.strip() != second.splitlines()[1].strip()
 
 
+@needs_system
 def test_interrupt_reaches_the_kernel_and_a_killed_kernel_takes_its_processes(server):
     km, kc, box = kernel(server)
     try:
@@ -150,6 +153,7 @@ def test_interrupt_reaches_the_kernel_and_a_killed_kernel_takes_its_processes(se
     assert server.alive()
 
 
+@needs_system
 def test_figures_still_show_inline_in_a_forked_kernel(server):
     km, kc, box = kernel(server)
     try:
@@ -159,3 +163,11 @@ def test_figures_still_show_inline_in_a_forked_kernel(server):
         assert "image/png" in kinds
     finally:
         stop(km, kc, box)
+
+
+def test_the_setup_cells_imports_are_preloaded_but_never_pyplot_or_the_checks():
+    cells = ["import math\nimport numpy as np\nimport matplotlib.pyplot as plt\nfrom dlcourse import data, progress",
+             "from dlcourse.grading import ps3 as checks\nimport torch.nn as nn\nfrom . import local\nfrom x import *",
+             "def not python("]
+    assert Z.setup_imports(cells) == ["math", "numpy", "dlcourse", "dlcourse.data", "dlcourse.progress", "torch.nn",
+                                      "x"]

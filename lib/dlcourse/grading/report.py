@@ -1,7 +1,7 @@
 """The instructor's report on one graded assignment: an HTML page with figures, from the gradebook and the
 autograded notebooks.
 
-    python -m dlcourse.grading.report ps1        # grading/reports/ps1.html
+    dlcourse report ps1        # grading/reports/ps1.html (or python -m dlcourse.grading.report ps1)
 
 * the distribution of the scores, question by question (one small histogram each);
 * the most frequent failure messages of each test, with how many submissions got them;

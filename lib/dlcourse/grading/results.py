@@ -1,6 +1,6 @@
 """Per-submission results in the Gradescope autograder format (``results.json``), from nbgrader's gradebook.
 
-    python -m dlcourse.grading.results ps1        # grading/results/ps1/<student>/results.json, for every student
+    dlcourse results ps1        # grading/results/ps1/<student>/results.json, for every student
 
 One test per graded cell of the notebooks: its name (the grade id), its score and maximum from the gradebook
 (a written answer not yet graded by hand scores 0 and says so), ``status`` passed or failed, and ``output``, the

@@ -230,6 +230,18 @@ def remove_stale_sandboxes(older_than_s: float = 600.0) -> int:
     return removed
 
 
+def kill_all(processes) -> None:
+    """SIGKILL every pid that ``processes()`` lists, again until it lists none (forks in flight) or 1 s passed."""
+    for _ in range(50):
+        pids = processes()
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
 # --- one sandbox -----------------------------------------------------------------------------------------
 
 
@@ -350,16 +362,7 @@ class Sandbox:
 
     def kill(self) -> None:
         """Kill every process the submission started (all of its cgroup)."""
-        for _ in range(50):
-            pids = self.processes()
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
+        kill_all(self.processes)
 
     def close(self) -> None:
         """Kill what is left, remove the cgroups and the session folder."""

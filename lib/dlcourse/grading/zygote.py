@@ -398,14 +398,9 @@ class ForkServer:
 
     def kill_kernels(self) -> None:
         """Kill every kernel of this server and what it started; the server stays."""
-        for _ in range(50):
-            pids = self.kernel_processes()
-            if not pids:
-                return
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
+        from .sandbox import kill_all
+
+        kill_all(self.kernel_processes)
 
     def probe(self, session: str, limits: dict | None = None) -> dict:
         """Fork one child that isolates itself like a kernel and reports what it sees instead of starting one."""

@@ -1,0 +1,20 @@
+"""Smoke runs of the benchmark scripts on a tiny size, so that they cannot break unnoticed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_grading_benchmark_runs_and_compares_scores(tmp_path):
+    out = tmp_path / "grading.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grading.py"), "--submissions", "2",
+                           "--scale", "0", "--workers", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "identical scores for every submission: True" in proc.stdout
+    import json
+
+    figures = json.loads(out.read_text())
+    assert figures["submissions"] == 2 and figures["plain_s_per_sub"] > 0 and figures["dlcourse_s_per_sub"] > 0
