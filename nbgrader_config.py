@@ -7,8 +7,8 @@ grading: nbgrader's own release copies, submissions, autograded copies, feedback
 
 import os
 
-from dlcourse.grading.nbgrader_ext import (ClearWidgetState, DeduplicateGradeCells, GradesCsvExport, IsolatedExecute,
-                                           RedactHiddenTests, ReliableExecute)
+from dlcourse.grading.nbgrader_ext import (ClearWidgetState, DeduplicateGradeCells, ForgetForgedCells, GradesCsvExport,
+                                           IsolatedExecute, RedactHiddenTests, ReliableExecute)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
@@ -55,7 +55,10 @@ c.Execute.shutdown_kernel = "immediate"
 c.Autograde.autograde_preprocessors = [IsolatedExecute if pp is Execute else pp
                                        for pp in Autograde.class_traits()["autograde_preprocessors"].default()]
 # A copy-pasted graded cell (the same grade_id twice) is graded once, first copy first, instead of failing.
-c.Autograde.sanitize_preprocessors = [DeduplicateGradeCells] + Autograde.class_traits()["sanitize_preprocessors"].default()
+# A cell that claims to be a test or setup cell (nbgrader metadata the gradebook does not know) is the student's:
+# it runs in the sandboxed kernel, never in the grader.
+c.Autograde.sanitize_preprocessors = [DeduplicateGradeCells, ForgetForgedCells] + \
+    Autograde.class_traits()["sanitize_preprocessors"].default()
 # `nbgrader validate` (and the Validate button, when it reads this file) waits for replies in short slices too:
 # the jupyter client can otherwise sit out a whole cell timeout after a cell with a widget (README, NOTES.md).
 c.Validator.preprocessors = [ReliableExecute if pp is Execute else pp

@@ -52,6 +52,12 @@ if os.environ.get("DLCOURSE_REQUIRE_SYSTEM") != "1" and (_bwrap_works() or _cgro
 # {hidden} and {solution_line} are filled in with the real paths, the listener's port and secret lines.
 
 ALL = set(POINTS)
+PLANT = """
+try:   # in the sandbox the course folder does not exist: only the grader could write this file
+    open("{course}/planted.txt", "w").write("this ran outside the sandbox")
+except OSError:
+    pass
+"""
 ATTACKS = {
     # cheats that scored full points for empty answers
     "fake_pass": dict(base="empty", into="sigmoid", zero=ALL, code="""
@@ -256,6 +262,17 @@ try:
 except OSError as err:
     print(err)
 """),
+    # cells that claim to be the instructor's: test and setup cells run in the grader, not in the sandbox
+    "claims_setup_cell": dict(base="solution", into="sigmoid", zero=set(), cell=PLANT,
+                              meta=dict(grade_id="setup_extra", locked=True, solution=False, grade=False)),
+    "claims_test_cell": dict(base="solution", into="sigmoid", zero=set(), cell=PLANT,
+                             meta=dict(grade_id="test_extra", locked=True, solution=False, grade=True, points=5)),
+    "claims_cell_no_id": dict(base="solution", into="sigmoid", zero=set(), cell=PLANT,
+                              meta=dict(locked=True, solution=False, grade=True, points=5)),
+    "answer_relabelled_as_test": dict(base="solution", into="sigmoid", zero=set(), relabel=True,
+                                      code=PLANT, answer="""def sigmoid(z):
+    return 0.5 * (1 + np.tanh(0.5 * np.asarray(z, dtype=float)))
+"""),
     "write_everywhere": dict(base="solution", into="sigmoid", zero=set(), cell="""
 import os
 for d in ("/", "/usr", os.path.dirname(os.__file__), "{course}"):
@@ -315,9 +332,13 @@ def build(release, solutions, spec: dict, fill) -> nbformat.NotebookNode:
             cell.source = spec["code"] + "\n" + cell.source.replace("raise NotImplementedError()", "pass")
             if base == "empty":  # the cheat replaces the whole answer
                 cell.source = spec["code"]
+        if spec.get("relabel"):  # the answer cell now says it is a locked test cell
+            cell.metadata["nbgrader"].update(grade=True, solution=False, locked=True, points=5)
         extra = []
         if "cell" in spec:
             extra.append(new_code_cell(spec["cell"]))
+            if "meta" in spec:
+                extra[-1].metadata["nbgrader"] = dict(spec["meta"], schema_version=3)
         if "duplicate" in spec:
             copy = nbformat.from_dict(cell)
             copy["id"] = "pasted-copy"

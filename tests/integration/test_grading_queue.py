@@ -182,6 +182,15 @@ def test_rerunning_skips_what_is_graded_and_regrades_what_changed(default_run, s
     assert "graded 2, failed 0, skipped 0" in forced.stdout
 
 
+def test_nothing_to_grade_and_an_unknown_assignment_are_said_plainly(default_run):
+    course = default_run[0]
+    nobody = dlcourse(course, "ps1", "--student", "nobody*", "--no-progress")
+    assert "no submissions to grade" in nobody.stdout and "grading/submitted" in nobody.stdout
+    unknown = dlcourse(course, "ps9", "--no-progress", check=False)
+    assert unknown.returncode == 2 and "ps9 is not in the gradebook" in unknown.stderr
+    assert "nbgrader generate_assignment ps9" in unknown.stderr
+
+
 def test_a_run_killed_half_way_resumes_and_loses_nothing(tmp_path, submissions):
     students = [f"s{i}" for i in range(6)]
     course = make_course(tmp_path / "course", submissions, students=students)

@@ -4,6 +4,8 @@
   here, in the grader, against proxies of the student's functions (:mod:`dlcourse.grading.remote`);
 * :class:`ResilientExecute`: a dying kernel costs the cells it killed, not the submission;
 * :class:`DeduplicateGradeCells` (sanitizing): a copy-pasted graded cell is graded once, first copy first;
+* :class:`ForgetForgedCells` (sanitizing): a cell with nbgrader metadata the gradebook does not know is the
+  student's, not a test or setup cell of the instructor's;
 * :class:`RedactHiddenTests` (feedback): no hidden-test or solution line reaches a student, however disguised;
 * :class:`ClearWidgetState` (generate_assignment), :class:`ReliableExecute` (validate).
 """
@@ -215,10 +217,13 @@ class CellTimedOut(DeadKernelError):
 
 def cell_role(cell) -> str:
     """``"test"`` for a graded test cell, ``"setup"`` for a locked cell of the instructor's that is not an answer
-    (imports), ``"student"`` for everything a student may write."""
+    (imports), ``"student"`` for everything a student may write. A cell without a ``grade_id`` is never the
+    instructor's (:class:`ForgetForgedCells` removes the metadata of cells the gradebook does not know)."""
     meta = cell.metadata.get("nbgrader", {})
     if cell.cell_type != "code":
         return "text"
+    if not meta.get("grade_id"):
+        return "student"
     if meta.get("grade") and not meta.get("solution"):
         return "test"
     if meta.get("locked") and not meta.get("solution"):
@@ -458,6 +463,44 @@ class IsolatedExecute(ResilientExecute):
         self._stop_kernel()
         raise CellTimedOut(f"the cell ran past its {timeout} s time limit (a loop that never ends?); the kernel was "
                            f"stopped and grading went on in a new one")
+
+
+class ForgetForgedCells(NbGraderPreprocessor):
+    """A cell whose nbgrader metadata the gradebook does not know is a student's cell, whatever it claims.
+
+    Test and setup cells run in the grader (:class:`IsolatedExecute`), so a submitted cell that *claims* to be
+    one ("locked", "grade", an invented ``grade_id``) must not be taken at its word. nbgrader's ``OverwriteCells``
+    only deletes the unknown ``grade_id`` and keeps the rest. This runs before it (sanitizing) and removes the
+    whole nbgrader metadata of every cell whose ``grade_id`` is missing or is not a cell of this notebook in the
+    gradebook: the cell then runs, like any student cell, in the sandboxed kernel. A known cell gets its kind
+    back from the gradebook (locked, graded, answer): an answer cell relabelled as a test stays an answer.
+    """
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        info = resources.get("nbgrader", {})
+        try:
+            with Gradebook(info["db_url"]) as gradebook:
+                notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
+                locked = {c.name: bool(c.locked) for c in notebook.source_cells}
+                graded = {c.name for c in notebook.grade_cells}
+                answers = {c.name for c in notebook.solution_cells}
+        except (KeyError, MissingEntry):
+            locked, graded, answers = {}, set(), set()
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader")
+            if meta is None:
+                continue
+            grade_id = meta.get("grade_id")
+            if grade_id not in locked:
+                self.log.warning("A cell claims nbgrader metadata the gradebook does not know (%s): graded as the "
+                                 "student's own cell", grade_id)
+                del cell.metadata["nbgrader"]
+                continue
+            # nbgrader restores a known cell's source and points, not what kind of cell it is: do that too
+            meta["locked"], meta["grade"], meta["solution"] = locked[grade_id], grade_id in graded, grade_id in answers
+        return nb, resources
 
 
 class DeduplicateGradeCells(NbGraderPreprocessor):

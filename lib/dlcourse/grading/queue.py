@@ -211,9 +211,12 @@ class Summary:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 0
+    folder: str = ""
 
     def text(self) -> str:
         done = len(self.graded) + len(self.failed)
+        if not done and not self.skipped:
+            return f"{self.assignment}: no submissions to grade (none found in {self.folder})"
         lines = [f"{self.assignment}: graded {len(self.graded)}, failed {len(self.failed)}, skipped {len(self.skipped)} "
                  f"(already graded, unchanged) in {self.seconds:.1f} s on {self.workers} worker(s)"
                  + (f", {self.seconds / done:.2f} s per submission" if done else "")]
@@ -248,7 +251,7 @@ def grade(assignment: str, root: str | os.PathLike = ".", *, workers: int | None
     from .sandbox import remove_stale_sandboxes
 
     remove_stale_sandboxes()  # what an earlier run that was killed left behind
-    summary = Summary(assignment)
+    summary = Summary(assignment, folder=str(Path(coursedir.root) / coursedir.submitted_directory))
     journal = Journal(journal_path(coursedir, assignment))
     todo = []
     for student in submitted_students(coursedir, assignment, students):
@@ -349,5 +352,9 @@ def run(args: argparse.Namespace) -> int:
     except GradingError as err:
         print(f"dlcourse grade: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ndlcourse grade: stopped; what was graded is kept: run the same command again to go on",
+              file=sys.stderr)
+        return 130
     print(summary.text())
     return 1 if summary.failed else 0
