@@ -226,13 +226,37 @@ def _isolate(session: str, tmp_bytes: int) -> None:
     Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
     _call("unshare", _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS)
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    keep = os.open(session, _O_PATH | os.O_DIRECTORY)
+    # what the sandbox mounted under /tmp (a virtual environment, the course library) goes back on the new /tmp;
+    # the server's own folder does not, except this kernel's session
+    server_dir = os.path.dirname(session.rstrip("/"))
+    carried = _mounts_under("/tmp", exclude=server_dir) + [session]
+    fds = [os.open(path, _O_PATH) for path in carried]
     for folder, size in (("/tmp", tmp_bytes), ("/var/tmp", 16 * 2**20), ("/dev/shm", 64 * 2**20)):
         if os.path.isdir(folder):
             _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},mode=1777")
-    os.makedirs(session, exist_ok=True)
-    _mount(f"/proc/self/fd/{keep}", session, None, _MS_BIND)
-    os.close(keep)
+    for path, fd in zip(carried, fds):
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "a").close()
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+        os.close(fd)
+
+
+def _mounts_under(top: str, exclude: str) -> list[str]:
+    """The outermost mount points strictly below ``top`` (from /proc/self/mountinfo), none at or below
+    ``exclude``."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].encode().decode("unicode_escape")
+        if point.startswith(top + "/") and not (point == exclude or point.startswith(exclude + "/")):
+            points.append(point)
+    outermost = []
+    for point in sorted(set(points), key=len):
+        if not any(point.startswith(p + "/") for p in outermost):
+            outermost.append(point)
+    return outermost
 
 
 def _keep(conn: socket.socket) -> int:
