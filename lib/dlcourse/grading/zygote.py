@@ -321,6 +321,7 @@ def _become_kernel(request: dict) -> int:
     if request.get("probe"):
         probe = {"pid": os.getpid(), "caps": capabilities(), "server_tmp_visible": os.path.exists(_MARKER),
                  "session_siblings": sorted(os.listdir(os.path.dirname(request["session"].rstrip("/")))),
+                 "python_visible": os.path.exists(os.__file__) and os.path.isdir(sys.prefix),
                  "uid": os.getuid(), "imported": sorted(m for m in ("numpy", "torch", "matplotlib") if m in sys.modules)}
         Path(request["session"], "probe.json").write_text(json.dumps(probe))
         return 0
@@ -514,7 +515,8 @@ def server_for(hidden, keep, *, memory_bytes: int, max_processes: int, cpu_secon
             ("capabilities left", not any(seen["caps"].get(k) for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb"))),
             ("not the sandbox user", seen["uid"] == 65534),
             ("/tmp is shared with the server", not seen["server_tmp_visible"]),
-            ("other sessions are visible", seen["session_siblings"] == [Path(session).name])) if not ok]
+            ("other sessions are visible", seen["session_siblings"] == [Path(session).name]),
+            ("the Python installation is not visible", seen["python_visible"])) if not ok]
         if problems:
             raise RuntimeError("; ".join(problems) + f" (the probe saw {seen})")
     except Exception as err:  # noqa: BLE001 - fall back to fresh kernels, and say so
