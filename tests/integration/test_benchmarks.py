@@ -8,6 +8,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_grading_benchmark_runs_and_compares_scores(tmp_path):
+    import time
+
+    started = time.time()
     out = tmp_path / "grading.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grading.py"), "--submissions", "2",
                            "--scale", "0", "--workers", "1", "--json", str(out)],
@@ -18,3 +21,7 @@ def test_the_grading_benchmark_runs_and_compares_scores(tmp_path):
 
     figures = json.loads(out.read_text())
     assert figures["submissions"] == 2 and figures["plain_s_per_sub"] > 0 and figures["dlcourse_s_per_sub"] > 0
+    # dlcourse grade stopped its workers' fork servers: no sandbox of theirs is left
+    from dlcourse.grading.sandbox import CGROUP_ROOT
+
+    assert not [g for g in (CGROUP_ROOT / "pids").glob("dlcourse-grade-*") if g.stat().st_mtime > started]

@@ -294,6 +294,10 @@ def _run(client, todo, root, assignment, db_url, journal, summary, tqdm, progres
         bar.close()
         for future in futures:
             future.cancel()
+        from .zygote import close_servers
+
+        with contextlib.suppress(Exception):
+            client.run(close_servers)  # no fork server outlives the run
 
 
 class _client:

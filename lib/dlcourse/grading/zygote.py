@@ -531,6 +531,15 @@ def server_for(hidden, keep, *, memory_bytes: int, max_processes: int, cpu_secon
     return server
 
 
+def close_servers() -> None:
+    """Stop this process's fork servers and remove their sandboxes (``dlcourse grade`` calls it on every worker
+    before the cluster closes: a worker that is simply terminated would leave their cgroups behind)."""
+    for server in list(_SERVERS.values()):
+        if server is not None:
+            server.close()
+    _SERVERS.clear()
+
+
 def _readline(stream, timeout: float) -> str:
     result: list[str] = []
     reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
