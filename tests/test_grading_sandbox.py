@@ -181,3 +181,34 @@ def test_what_a_killed_grader_left_behind_is_removed_but_never_a_live_sandbox():
         sleeper.kill()
         live.close()
         stale.cgroups = []
+
+
+def test_close_waits_for_dying_processes_before_removing_every_cgroup(tmp_path, monkeypatch):
+    """A fork bomb on a busy machine takes seconds to die; its cgroups stay busy until then (CI once left two
+    pids cgroups behind after a 2.5 s retry). close() keeps killing and retrying, for every cgroup."""
+    box = S.Sandbox(use_bubblewrap=False)
+    real = list(box.cgroups)
+    fake = [tmp_path / "pids" / box.dir.name, tmp_path / "memory" / box.dir.name]
+    for group in fake:
+        group.mkdir(parents=True)
+    busy_until = time.monotonic() + 3.0  # longer than the old 2.5 s of retries
+    kills = []
+    rmdir = Path.rmdir
+
+    def slow_rmdir(self):
+        if self in fake and time.monotonic() < busy_until:
+            raise OSError(16, "Device or resource busy")
+        rmdir(self)
+
+    monkeypatch.setattr(Path, "rmdir", slow_rmdir)
+    monkeypatch.setattr(S, "kill_all", lambda processes: kills.append(processes()))
+    box.cgroups = list(fake)
+    try:
+        box.close()
+        assert not any(g.exists() for g in fake)
+        assert len(kills) > 10  # killed again on every retry, not once
+        assert not box.dir.exists()
+    finally:
+        monkeypatch.undo()
+        for group in real:
+            group.rmdir()

@@ -352,27 +352,34 @@ class Sandbox:
     # --- processes ---
 
     def processes(self) -> list[int]:
-        """The pids of every process in the sandbox's cgroup (empty without cgroups)."""
-        if not self.cgroups:
-            return []
-        try:
-            return [int(p) for p in (self.cgroups[0] / "cgroup.procs").read_text().split()]
-        except OSError:
-            return []
+        """The pids of every process in the sandbox's cgroups (empty without cgroups)."""
+        pids: set[int] = set()
+        for group in self.cgroups:
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(p) for p in (group / "cgroup.procs").read_text().split())
+        return sorted(pids)
 
     def kill(self) -> None:
         """Kill every process the submission started (all of its cgroup)."""
         kill_all(self.processes)
 
-    def close(self) -> None:
-        """Kill what is left, remove the cgroups and the session folder."""
-        self.kill()
-        for group in self.cgroups:
-            for _ in range(50):
+    def close(self, timeout: float = 20.0) -> None:
+        """Kill what is left, remove the cgroups and the session folder. A cgroup cannot be removed while a
+        process is still dying in it (a fork bomb of hundreds on a busy machine takes seconds), so this kills
+        and retries until every cgroup is gone or ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while self.cgroups:
+            self.kill()
+            for group in list(self.cgroups):
                 try:
                     group.rmdir()
-                    break
+                except FileNotFoundError:
+                    pass
                 except OSError:
-                    time.sleep(0.05)
+                    continue
+                self.cgroups.remove(group)
+            if not self.cgroups or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.cgroups = []
         shutil.rmtree(self.dir, ignore_errors=True)
