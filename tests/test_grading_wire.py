@@ -71,9 +71,14 @@ def test_frames_over_a_socket_and_their_limits(monkeypatch):
     assert value[0] == 1 and value[1].tolist() == [1.0, 1.0, 1.0]
     np.testing.assert_array_equal(value[2], big)
     value[2][0] = -1.0  # a decoded array is the receiver's own, writable copy
-    a.sendall(b"\x00\x00\x00\x0c" + b'{"ok":{"b":3' + b"}"[:0] + b"\x00\x00\x00\x00")
-    with pytest.raises(wire.WireError):
-        wire.recv_frame(b)
+    for body in [b"\x00\x00\x00\x0c" + b'{"ok":{"b":3}}',  # a missing buffer
+                 b"\x00\x00\x00\x0c" + b'{"ok":{"b":0}}' + b"\x00\x00\x00\x09abc",  # a truncated buffer
+                 b"\x00\x00\x00\x40" + b'{"ok":1}',  # a truncated JSON text
+                 b"\x00\x00\x00\x02" + b"[]",  # not an object
+                 b""]:  # nothing at all
+        a.sendall(len(body).to_bytes(4, "big") + body)
+        with pytest.raises(wire.WireError):
+            wire.recv_frame(b)
     monkeypatch.setattr(wire, "MAX_FRAME", 10)
     a.sendall(b"\x00\x00\x01\x00" + b"x" * 256)
     with pytest.raises(wire.WireError, match="exceeds"):
