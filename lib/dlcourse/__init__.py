@@ -14,6 +14,9 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.optim`     SGD, momentum, Adagrad, Adam, learning-rate schedules (lecture 06)
 * :mod:`dlcourse.training`  build, fit (with early stopping) and evaluate numpy networks (lecture 06)
 * :mod:`dlcourse.mlp`       the one-hidden-layer MLP of ps3, in numpy and in torch
+* :mod:`dlcourse.torch_training` the one torch training loop (device, seed, live curves, history), evaluation and
+  per-layer gradient norms (lectures 07-09)
+* :mod:`dlcourse.convnets`  LeNet and the plain / batch-normalised / residual deep CNNs in torch (lecture 07)
 * :mod:`dlcourse.plots`     figures shared by lectures
 * :mod:`dlcourse.widgets`   ipywidgets sliders (thin layer over plain functions)
 * :mod:`dlcourse.progress`  progress bar with live loss curves for long training loops
