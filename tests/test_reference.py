@@ -20,7 +20,7 @@ LIB = Path(dlcourse.__file__).parent
 LAYERS = [
     {"_validate", "_reference", "_numerics", "_execution", "runtime", "progress"},
     {"data", "gradcheck", "optim", "information"},
-    {"linear", "softmax", "perceptron", "autodiff", "layers", "subspaces", "autoencoders"},
+    {"linear", "softmax", "perceptron", "autodiff", "layers", "subspaces", "autoencoders", "convolution"},
     {"training", "approximation", "landscapes"},
     {"mlp", "plots"},
     {"widgets"},
@@ -28,7 +28,8 @@ LAYERS = [
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 COURSE_CODE = {"_numerics", "linear", "softmax", "perceptron", "information", "autodiff", "layers", "gradcheck",
-               "optim", "training", "mlp", "landscapes", "approximation", "subspaces", "autoencoders"}
+               "optim", "training", "mlp", "landscapes", "approximation", "subspaces", "autoencoders",
+               "convolution"}
 
 
 def lib_imports(path: Path) -> set[str]:

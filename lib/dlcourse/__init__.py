@@ -11,6 +11,7 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.gradcheck` numerical gradients and the generic gradient checker
 * :mod:`dlcourse.autodiff`  forward mode (dual numbers) and reverse mode (``Value``) automatic differentiation
 * :mod:`dlcourse.layers`    numpy layers as forward/backward pairs, ``Sequential`` (lectures 04-06, ps3)
+* :mod:`dlcourse.convolution` conv1d, conv2d and max/avg pooling forward/backward in numpy (lecture 07, ps4)
 * :mod:`dlcourse.optim`     SGD, momentum, Adagrad, Adam, learning-rate schedules (lecture 06)
 * :mod:`dlcourse.training`  build, fit (with early stopping) and evaluate numpy networks (lecture 06)
 * :mod:`dlcourse.mlp`       the one-hidden-layer MLP of ps3, in numpy and in torch
