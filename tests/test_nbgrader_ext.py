@@ -212,3 +212,34 @@ def test_the_verdict_is_decided_in_the_grader(tmp_path, bubblewrap):
     assert errors(nb.cells[2]) == [] and "✓ double: all 1 checks passed" in nb.cells[2].outputs[0].text
     assert errors(nb.cells[3]) == ["CheckFailed"] and "calls dlcourse.linear.sigmoid" in nb.cells[3].outputs[-1].evalue
     assert errors(nb.cells[4]) == ["AssertionError"]
+
+
+def test_only_cells_the_gradebook_confirms_run_in_the_grader():
+    """Even without ForgetForgedCells in the pipeline, a cell that claims to be a test or setup cell runs in the
+    grader only if the gradebook has that kind of cell with that source under its grade_id."""
+    from dlcourse.grading.nbgrader_ext import IsolatedExecute
+
+    def cell(grade_id, source, grade=True, solution=False, locked=True):
+        c = new_code_cell(source)
+        c.metadata["nbgrader"] = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
+                                  "schema_version": 3, "task": False, "points": 1}
+        return c
+
+    ex = IsolatedExecute()
+    ex._instructor = {
+        "test_f": {"locked": True, "grade": True, "solution": False, "source": "check(f)"},
+        "setup": {"locked": True, "grade": False, "solution": False, "source": "import numpy as np"},
+        "f": {"locked": False, "grade": False, "solution": True, "source": "def f(): ..."},
+    }
+    assert ex._role(cell("test_f", "check(f)")) == "test"
+    assert ex._role(cell("setup", "import numpy as np", grade=False)) == "setup"
+    notice = "# ATTENTION: the cell below was deleted and has been restored.\n"
+    assert ex._role(cell("test_f", notice + "check(f)")) == "test"  # nbgrader restored a deleted test cell
+    assert ex._role(cell("test_x", "import os; os.system('id')")) == "student"  # unknown grade_id
+    assert ex._role(cell("f", "import os", solution=False)) == "student"  # an answer relabelled as a test
+    assert ex._role(cell("test_f", "import os\ncheck(f)")) == "student"  # code before the instructor's source
+    assert ex._role(cell("test_f", "check(f); import os")) == "student"  # or after it
+    assert ex._role(cell("setup", "import numpy as np")) == "student"  # a setup cell is not a test cell
+    assert ex._role(cell("test_f", "x = 1", grade=False, solution=True)) == "student"  # its own claim
+    ex._instructor = None  # not autograding (no gradebook in the resources): the metadata decides
+    assert ex._role(cell("test_x", "check(f)")) == "test"

@@ -231,6 +231,25 @@ def cell_role(cell) -> str:
     return "student"
 
 
+def gradebook_cells(resources) -> dict[str, dict] | None:
+    """The instructor's cells of this notebook as the gradebook knows them: ``{grade_id: {"locked", "grade",
+    "solution", "source"}}``; None when ``resources`` do not say which gradebook and notebook (not autograding)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    info = (resources or {}).get("nbgrader", {})
+    if not all(key in info for key in ("db_url", "notebook", "assignment")):
+        return None
+    try:
+        with Gradebook(info["db_url"]) as gradebook:
+            notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
+            graded = {c.name for c in notebook.grade_cells}
+            answers = {c.name for c in notebook.solution_cells}
+            return {c.name: {"locked": bool(c.locked), "grade": c.name in graded, "solution": c.name in answers,
+                             "source": c.source} for c in notebook.source_cells}
+    except MissingEntry:
+        return {}
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start inside a :class:`dlcourse.grading.sandbox.Sandbox`."""
 
@@ -286,6 +305,7 @@ class IsolatedExecute(ResilientExecute):
         from .remote import RemoteSession, TrustedNamespace
         from .sandbox import Sandbox
 
+        self._instructor = gradebook_cells(resources)
         coursedir = CourseDirectory(config=self.config)
         hidden = {coursedir.root}
         for sub in (coursedir.source_directory, coursedir.release_directory, coursedir.submitted_directory,
@@ -302,7 +322,7 @@ class IsolatedExecute(ResilientExecute):
 
             from .zygote import setup_imports
 
-            setup = [TransformerManager().transform_cell(c.source) for c in nb.cells if cell_role(c) == "setup"]
+            setup = [TransformerManager().transform_cell(c.source) for c in nb.cells if self._role(c) == "setup"]
             preload = list(dict.fromkeys(list(self.preload) + setup_imports(setup)))
             server = server_for(sorted(hidden), [sys.prefix], memory_bytes=self.memory_limit,
                                 max_processes=self.max_processes, cpu_seconds=self.cpu_seconds,
@@ -349,9 +369,30 @@ class IsolatedExecute(ResilientExecute):
 
     # --- cells ---
 
+    def _role(self, cell) -> str:
+        """:func:`cell_role`, confirmed by the gradebook when autograding: a test or setup cell runs here only if
+        the gradebook has a cell of that kind under its ``grade_id`` with this source (nbgrader's notice on a
+        restored cell, comment lines, may come first). Whatever else claims to be one runs in the sandbox. The
+        pipeline's :class:`ForgetForgedCells` already removes forged metadata; this holds even without it."""
+        role = cell_role(cell)
+        if role not in ("test", "setup") or self._instructor is None:
+            return role
+        known = self._instructor.get(cell.metadata["nbgrader"]["grade_id"])
+        if known is None or known["solution"]:
+            expected = None
+        else:
+            expected = "test" if known["grade"] else "setup" if known["locked"] else None
+        prefix = cell.source[:len(cell.source) - len(known["source"])] if known else ""
+        if (expected != role or not cell.source.endswith(known["source"])
+                or any(line.strip() and not line.lstrip().startswith("#") for line in prefix.splitlines())):
+            self.log.warning("Cell %s claims to be the instructor's %s cell but the gradebook disagrees: it runs as "
+                             "the student's", cell.metadata["nbgrader"].get("grade_id"), role)
+            return "student"
+        return role
+
     def preprocess_cell(self, cell, resources, index):
         self._index = index
-        role = cell_role(cell)
+        role = self._role(cell)
         if role == "test":
             if self._restarts > self.max_restarts:
                 cell.outputs = [_error("NotRun", f"not run: the kernel died {self._restarts} times while grading "
@@ -477,29 +518,20 @@ class ForgetForgedCells(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook, MissingEntry
-
-        info = resources.get("nbgrader", {})
-        try:
-            with Gradebook(info["db_url"]) as gradebook:
-                notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
-                locked = {c.name: bool(c.locked) for c in notebook.source_cells}
-                graded = {c.name for c in notebook.grade_cells}
-                answers = {c.name for c in notebook.solution_cells}
-        except (KeyError, MissingEntry):
-            locked, graded, answers = {}, set(), set()
+        known = gradebook_cells(resources) or {}
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader")
             if meta is None:
                 continue
             grade_id = meta.get("grade_id")
-            if grade_id not in locked:
+            if grade_id not in known:
                 self.log.warning("A cell claims nbgrader metadata the gradebook does not know (%s): graded as the "
                                  "student's own cell", grade_id)
                 del cell.metadata["nbgrader"]
                 continue
             # nbgrader restores a known cell's source and points, not what kind of cell it is: do that too
-            meta["locked"], meta["grade"], meta["solution"] = locked[grade_id], grade_id in graded, grade_id in answers
+            meta["locked"], meta["grade"], meta["solution"] = (known[grade_id][k] for k in ("locked", "grade",
+                                                                                             "solution"))
         return nb, resources
 
 
