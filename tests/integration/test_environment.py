@@ -35,6 +35,9 @@ def test_binder_uses_cpu_torch_and_opens_the_course():
     assert post.stat().st_mode & 0o111, "postBuild must be executable"
     assert "/lab/tree/course" in post.read_text()
     subprocess.run(["bash", "-n", str(post)], check=True)
+    apt = [line.strip() for line in (ROOT / "binder" / "apt.txt").read_text().splitlines()
+           if line.strip() and not line.startswith("#")]
+    assert apt == ["dataset-fashion-mnist"]  # the lectures' Fashion-MNIST, where data.load_fashion_mnist looks
 
 
 def test_the_lock_pins_every_direct_dependency_to_the_same_version():
