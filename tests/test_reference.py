@@ -19,8 +19,9 @@ LIB = Path(dlcourse.__file__).parent
 # bottom to top; a module may import from its own level or lower ones
 LAYERS = [
     {"_validate", "_reference", "_numerics", "_execution", "runtime", "progress"},
-    {"data", "gradcheck", "optim", "information"},
-    {"linear", "softmax", "perceptron", "autodiff", "layers", "subspaces", "autoencoders", "convolution"},
+    {"data", "gradcheck", "optim", "information", "torch_training"},
+    {"linear", "softmax", "perceptron", "autodiff", "layers", "subspaces", "autoencoders", "convolution",
+     "convnets"},
     {"training", "approximation", "landscapes"},
     {"mlp", "plots"},
     {"widgets"},
@@ -29,7 +30,7 @@ LAYERS = [
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 COURSE_CODE = {"_numerics", "linear", "softmax", "perceptron", "information", "autodiff", "layers", "gradcheck",
                "optim", "training", "mlp", "landscapes", "approximation", "subspaces", "autoencoders",
-               "convolution"}
+               "convolution", "torch_training", "convnets"}
 
 
 def lib_imports(path: Path) -> set[str]:

@@ -35,6 +35,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _reference
+
+_reference.reference_module(__name__)  # a graded model builder may not call these
+
 KINDS = ("plain", "bn", "resnet")
 INITS = ("default", "he")
 
