@@ -80,3 +80,52 @@ def test_corruption_errors():
         ae.corrupt(np.zeros(3), "mask", 1.5)
     with pytest.raises(ValueError, match="level must be >= 0"):
         ae.corrupt(np.zeros(3), "gaussian", -1.0)
+
+
+# --- torch autoencoders -------------------------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+
+
+def test_an_autoencoder_maps_back_to_its_input_shape_through_a_narrow_code():
+    model = ae.build_autoencoder(64, 5, hidden=(32,), seed=0)
+    x = torch.rand(7, 64)
+    code = model.encoder(x)
+    assert code.shape == (7, 5) and model(x).shape == (7, 64)
+    assert torch.all((model(x) > 0) & (model(x) < 1))  # sigmoid output for pixels
+    assert [type(m).__name__ for m in model.encoder] == ["Linear", "ReLU", "Linear", "Identity"]
+    same = ae.build_autoencoder(64, 5, hidden=(32,), seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), same.parameters()))
+    linear = ae.build_autoencoder(6, 2, activation="identity", output="identity")
+    assert sum(p.numel() for p in linear.parameters()) == 6 * 2 + 2 + 2 * 6 + 6
+    with pytest.raises(ValueError, match="activation must be one of"):
+        ae.build_autoencoder(6, 2, activation="gelu")
+    with pytest.raises(ValueError, match="output must be one of"):
+        ae.build_autoencoder(6, 2, output="softmax")
+
+
+def test_torch_corruptions_match_the_numpy_ones_in_distribution():
+    x = torch.ones(200, 100)
+    torch.manual_seed(0)
+    noisy = ae.corruption("gaussian", 0.3)(x)
+    assert float((noisy - x).std()) == pytest.approx(0.3, rel=0.03)
+    masked = ae.corruption("mask", 0.25)(x)
+    assert float((masked == 0).float().mean()) == pytest.approx(0.25, abs=0.01)
+    assert set(torch.unique(masked).tolist()) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ae.corruption("blur", 0.1)
+
+
+def test_a_denoising_autoencoder_removes_most_of_the_noise():
+    from dlcourse import data
+
+    X_train, X_test, _, _ = data.digits_split()
+    model = ae.train_denoising_ae(X_train, 0.3, epochs=12, seed=0, code=32, hidden=(128,), device="cpu")
+    noisy = ae.corrupt(X_test, "gaussian", 0.3, seed=1)
+    before = float(np.mean((noisy - X_test) ** 2))
+    after = ae.reconstruction_error(model, noisy, X_test)
+    assert after < 0.5 * before  # ps5's bar
+    again = ae.train_denoising_ae(X_train, 0.3, epochs=12, seed=0, code=32, hidden=(128,), device="cpu")
+    assert ae.reconstruction_error(again, noisy, X_test) == after  # the same seed, the same model
+    with pytest.raises(ValueError, match="target"):
+        ae.reconstruction_error(model, noisy, X_test[:, :10])

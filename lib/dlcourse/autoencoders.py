@@ -12,6 +12,7 @@ overcomplete one from learning the identity.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -99,3 +100,95 @@ def corrupt(X, kind: str, level: float, seed=0) -> np.ndarray:
             raise ValueError(f"a masking level is a probability in [0, 1], got {level}")
         return np.where(rng.random(X.shape) < level, 0.0, X)
     raise ValueError(f"kind must be one of {CORRUPTIONS}, got {kind!r}")
+
+
+# --- torch autoencoders ----------------------------------------------------------------------------------
+
+ACTIVATIONS = ("relu", "tanh", "identity")
+OUTPUTS = ("sigmoid", "identity")
+
+
+def build_autoencoder(d: int, code: int, hidden=(), activation: str = "relu", output: str = "sigmoid",
+                      seed: int | None = 0):
+    """A fully connected autoencoder in torch: ``model.encoder`` maps (N, d) to codes (N, code), ``model.decoder``
+    maps codes back to (N, d), and ``model(x)`` is ``decoder(encoder(x))``.
+
+    ``hidden`` widths sit between the input and the code (mirrored in the decoder), each followed by
+    ``activation``; the code layer itself is linear. ``output="sigmoid"`` suits pixels in [0, 1] (train it with
+    ``loss="bce"`` or the squared error); ``"identity"`` suits centred data. ``activation="identity"`` with no
+    hidden layer and ``output="identity"`` is the linear autoencoder. Initialised from ``seed`` (``None``: from
+    torch's generator as it is).
+    """
+    import torch
+    from torch import nn
+
+    d, code = _validate.as_int(d, "d"), _validate.as_int(code, "code")
+    hidden = [_validate.as_int(h, "hidden width") for h in hidden]
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}[activation]
+
+    def stack(widths, last):
+        layers = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(widths) - 2:
+                layers.append(act())
+        layers.append(last)
+        return nn.Sequential(*layers)
+
+    def build():
+        widths = [d, *hidden, code]
+        return nn.Sequential(OrderedDict([
+            ("encoder", stack(widths, nn.Identity())),
+            ("decoder", stack(widths[::-1], nn.Sigmoid() if output == "sigmoid" else nn.Identity()))]))
+
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_validate.as_int(seed, "seed", minimum=0))
+        return build()
+
+
+def corruption(kind: str, level: float) -> Callable:
+    """``corrupt(x)`` for torch tensors, as :func:`corrupt` does for arrays: Gaussian noise of std ``level``, or
+    masking with probability ``level``. It draws from torch's generator, which ``torch_training.fit`` seeds."""
+    import torch
+
+    level = _validate.as_nonnegative_float(level, "level")
+    if kind == "gaussian":
+        return lambda x: x + level * torch.randn_like(x)
+    if kind == "mask":
+        if level > 1.0:
+            raise ValueError(f"a masking level is a probability in [0, 1], got {level}")
+        return lambda x: x * (torch.rand_like(x) >= level).to(x.dtype)
+    raise ValueError(f"kind must be one of {CORRUPTIONS}, got {kind!r}")
+
+
+def reconstruction_error(model, X, target=None) -> float:
+    """Mean squared error between ``model(X)`` and ``target`` (default: X itself), over every entry."""
+    from . import torch_training
+
+    X = _validate.as_float_array(X, "X")
+    target = X if target is None else _validate.as_float_array(target, "target")
+    out = torch_training.outputs(model, X.astype(np.float32))
+    if out.shape != target.shape:
+        raise ValueError(f"the model's output has shape {out.shape}, the target {target.shape}")
+    return float(np.mean((out.astype(np.float64) - target) ** 2))
+
+
+@reference
+def train_denoising_ae(X_train, level: float, epochs: int, seed: int = 0, code: int = 64, hidden=(256,),
+                       lr: float = 1e-3, batch_size: int = 64, device=None, title: str | None = None):
+    """A denoising autoencoder for the rows of ``X_train`` (N, d), values in [0, 1]: trained with Adam to
+    reconstruct each clean row from a copy with Gaussian noise of std ``level`` (fresh noise every batch).
+    Returns the trained torch module, mapping (N, d) float tensors to (N, d), on ``device``."""
+    from . import torch_training
+
+    X_train = _validate.as_matrix(X_train, "X_train")
+    model = build_autoencoder(X_train.shape[1], code, hidden, seed=seed)
+    torch_training.fit(model, X_train.astype(np.float32), epochs=epochs, batch_size=batch_size, lr=lr,
+                       loss="mse", corrupt=corruption("gaussian", level), seed=seed, device=device, title=title)
+    return model
