@@ -90,6 +90,8 @@ def describe(value, limit: int = 12) -> str:
         return _tensor_words(value) + (f": {describe(as_plain(value), limit)}" if value.numel() <= limit else "")
     if isinstance(value, (bool, np.bool_)):
         return repr(bool(value))
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
     if isinstance(value, (int, float, np.integer, np.floating)):
         return f"{float(value):.6g}" if isinstance(value, (float, np.floating)) else str(int(value))
     if isinstance(value, np.ndarray):
