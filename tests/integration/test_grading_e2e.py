@@ -4,13 +4,16 @@ Every assignment is generated, submitted by several students and autograded in o
 For ps1: the solution, the untouched release, one wrong gradient, a never-ending loop, a deleted test cell, correct
 answers that emit warnings, an answer that calls the reference solution, a renamed function, and a function that
 kills the kernel. For the later assignments: the solution, the untouched release, and one typical mistake per
-student (each must lose exactly the points of the questions it breaks).
-Expected scores are derived from the points in the notebook's metadata, not hard-coded.
+student (each must lose exactly the points of the questions it breaks). ps4 is graded by `dlcourse grade` (the
+parallel queue, sandboxed fork-server kernels) instead of plain `nbgrader autograde`, with the same expectations.
+Expected scores are derived from the points in the notebook's metadata, not hard-coded. Each assignment is graded
+the first time a test asks for it, so `pytest -k ps4` grades ps4 only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
+DLCOURSE = str(Path(sys.executable).parent / "dlcourse")
 HELPER_LIMIT_S = 10  # dlcourse.grading.core.DEFAULT_TIME_LIMIT
 CELL_TIMEOUT_S = 30  # Execute.timeout in nbgrader_config.py
 
@@ -73,6 +77,58 @@ def sigmoid(z):
     "linear_backward_db_mean": '''def linear_backward(dout, x, W):
     return dout @ W.T, x.T @ dout, dout.mean(axis=0)   # db averaged instead of summed
 ''',
+    "conv2d_forward_flipped": '''def conv2d_forward(x, w, b, stride, padding):
+    return _conv(x, w[:, :, ::-1, ::-1], b, stride, padding)   # convolution: the kernel flipped
+
+def _conv(x, w, b, stride, padding):
+    F, C, HH, WW = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    Ho, Wo = conv_output_size(x.shape[2], HH, stride, padding), conv_output_size(x.shape[3], WW, stride, padding)
+    out = np.zeros((x.shape[0], F, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            window = xp[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+            out[:, :, i, j] = np.einsum("nchw,fchw->nf", window, w) + b
+    return out
+''',
+    "conv2d_backward_dx_padded": '''def conv2d_backward(dout, x, w, stride, padding):
+    Ho, Wo = dout.shape[2:]
+    HH, WW = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+            dw += np.einsum("nf,nchw->fchw", dout[:, :, i, j], xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("nf,fchw->nchw", dout[:, :, i, j], w)
+    return dxp, dw, dout.sum(axis=(0, 2, 3))   # forgot to cut the padding off dx
+''',
+    "conv_output_size_no_floor": '''def conv_output_size(n, k, stride, padding):
+    return (n + 2 * padding - k) / stride + 1   # no floor
+''',
+    "maxpool2d_backward_all_ties": '''def maxpool2d_backward(dout, x, size, stride):
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + size), slice(j * stride, j * stride + size)
+            window = x[:, :, rows, cols]
+            mask = window == window.max(axis=(2, 3), keepdims=True)   # every tied maximum gets the gradient
+            dx[:, :, rows, cols] += mask * dout[:, :, i:i + 1, j:j + 1]
+    return dx
+''',
+    "train_lenet_unseeded": '''def train_lenet(model, X, y, epochs, seed):
+    X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    for _ in range(epochs):
+        order = np.random.permutation(len(y))   # numpy's global generator: not drawn from seed
+        for start in range(0, len(y), BATCH_SIZE):
+            batch = torch.as_tensor(order[start:start + BATCH_SIZE])
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(X[batch]), y[batch]).backward()
+            optimizer.step()
+    return model
+''',
+    "lenet_weak_settings": "LR, BATCH_SIZE, EPOCHS = 0.0003, 32, 1\n",
     "mlp_gradients_no_mask": '''def mlp_gradients(params, X, y):
     a1 = linear_forward(X, params["W1"], params["b1"])
     h = relu_forward(a1)
@@ -111,13 +167,34 @@ SCENARIOS = {
         "db_mean": ({"linear_backward": BROKEN["linear_backward_db_mean"]}, set(), "", {"test_linear_backward"}),
         "no_mask": ({"mlp_gradients": BROKEN["mlp_gradients_no_mask"]}, set(), "", {"test_mlp_gradients"}),
     },
+    "ps4": {
+        "solution": ({}, set(), "", set()),
+        "untouched": (None, set(), "", "ALL"),
+        "flipped": ({"conv2d_forward": BROKEN["conv2d_forward_flipped"]}, set(), "", {"test_conv2d_forward"}),
+        "dx_padded": ({"conv2d_backward": BROKEN["conv2d_backward_dx_padded"]}, set(), "", {"test_conv2d_backward"}),
+        # the solution's conv2d_forward, conv2d_backward and pooling call conv_output_size: a correct one is lent
+        "no_floor": ({"conv_output_size": BROKEN["conv_output_size_no_floor"]}, set(), "", {"test_conv_output_size"}),
+        "all_ties": ({"maxpool2d_backward": BROKEN["maxpool2d_backward_all_ties"]}, set(), "",
+                     {"test_maxpool2d_backward"}),
+        "unseeded": ({"train_lenet": BROKEN["train_lenet_unseeded"]}, set(), "", {"test_lenet"}),
+        "weak": ({"lenet_settings": BROKEN["lenet_weak_settings"]}, set(), "", {"test_lenet"}),
+    },
 }
+# graded by `dlcourse grade` (two workers) instead of plain `nbgrader autograde`
+QUEUED = {"ps4"}
 ENDLESS = {"ps1": "endless"}  # graded on its own, to time it
 
 
 def nbgrader(course: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     proc = subprocess.run([NBGRADER, *args], cwd=course, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def dlcourse_grade(course: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run([DLCOURSE, "grade", *args], cwd=course, capture_output=True, text=True, timeout=timeout,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("DLCOURSE_")})
+    assert proc.returncode == 0, f"dlcourse grade {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
 
@@ -159,41 +236,63 @@ def warning_answers(assignment: str, answers: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, submissions):
-    """Run the whole instructor workflow once for every assignment, in one course with one gradebook.
+class GradedCourse:
+    """One scratch course with one gradebook, in which each assignment is generated, submitted by its scenarios'
+    students, autograded and given feedback the first time a test asks for it (``ensure``)."""
 
-    Returns (course folder, {assignment: test points}, {assignment: written-answer ids},
-    {assignment: autograde seconds of the never-ending student}).
-    """
-    course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions", course / "solutions")
-    points, written, endless_seconds = {}, {}, {}
-    for assignment, scenarios in SCENARIOS.items():
+    def __init__(self, course: Path, submissions):
+        self.course, self.submissions = course, submissions
+        self.points: dict[str, dict[str, float]] = {}  # assignment -> test cell -> points
+        self.written: dict[str, list[str]] = {}  # assignment -> the written answers' ids
+        self.endless_seconds: dict[str, float] = {}  # assignment -> autograde seconds of the never-ending student
+
+    def ensure(self, *assignments: str) -> Path:
+        for assignment in assignments:
+            if assignment not in self.points:
+                self._grade(assignment)
+        return self.course
+
+    def everything(self) -> Path:
+        """Every assignment graded, and grades.csv exported."""
+        self.ensure(*SCENARIOS)
+        nbgrader(self.course, "export")
+        return self.course
+
+    def _grade(self, assignment: str) -> None:
+        course, scenarios = self.course, SCENARIOS[assignment]
         nbgrader(course, "generate_assignment", assignment)
         release = nbformat.read(course / "grading" / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         solutions = nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-        warn = warning_answers(assignment, submissions.solution_answers(solutions))
+        warn = warning_answers(assignment, self.submissions.solution_answers(solutions))
         for student, (replace, delete, prefix, _) in scenarios.items():
             if replace is None:
                 nb = release
             else:
                 replace = dict(replace, **(warn if student == "warns" else {}))
-                nb = submissions.fill_answers(release, solutions, replace, delete, prefix)
+                nb = self.submissions.fill_answers(release, solutions, replace, delete, prefix)
             folder = course / "grading" / "submitted" / student / assignment
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / f"{assignment}.ipynb")
         endless = ENDLESS.get(assignment)
-        nbgrader(course, "autograde", assignment, f"--CourseDirectory.student_id_exclude={endless or ''}")
+        if assignment in QUEUED:
+            dlcourse_grade(course, assignment, "--workers", "2", "--no-progress")
+        else:
+            nbgrader(course, "autograde", assignment, f"--CourseDirectory.student_id_exclude={endless or ''}")
         if endless:
             start = time.perf_counter()
             nbgrader(course, "autograde", assignment, "--student", endless)
-            endless_seconds[assignment] = time.perf_counter() - start
+            self.endless_seconds[assignment] = time.perf_counter() - start
         nbgrader(course, "generate_feedback", assignment)
-        points[assignment], written[assignment] = points_by_test(release), written_answers(release)
-    nbgrader(course, "export")
-    return course, points, written, endless_seconds
+        self.points[assignment], self.written[assignment] = points_by_test(release), written_answers(release)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, submissions) -> GradedCourse:
+    """The whole instructor workflow, in one course with one gradebook, each assignment graded on first use."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    return GradedCourse(course, submissions)
 
 
 def scores(course: Path, assignment: str, student: str) -> dict[str, tuple[float | None, bool]]:
@@ -210,9 +309,10 @@ def feedback(course: Path, assignment: str, student: str) -> str:
 
 @pytest.mark.parametrize("assignment, student", [(a, s) for a, scenarios in SCENARIOS.items() for s in scenarios])
 def test_each_scenario_loses_exactly_its_points(graded, assignment, student):
-    course, points, written, _ = graded
+    course = graded.ensure(assignment)
+    written = graded.written
     zero = SCENARIOS[assignment][student][3]
-    points = points[assignment]
+    points = graded.points[assignment]
     assert zero == "ALL" or zero <= set(points), f"unknown test cells {zero}"
     got = scores(course, assignment, student)
     for test_id, full in points.items():
@@ -229,7 +329,8 @@ def test_each_scenario_loses_exactly_its_points(graded, assignment, student):
 
 
 def test_an_endless_loop_costs_one_helper_time_limit(graded):
-    _, _, _, seconds = graded
+    graded.ensure(*ENDLESS)
+    seconds = graded.endless_seconds
     assert seconds, "no never-ending student was graded"
     for assignment, s in seconds.items():
         assert s < CELL_TIMEOUT_S, f"grading a never-ending loop in {assignment} took {s:.1f} s"
@@ -238,7 +339,7 @@ def test_an_endless_loop_costs_one_helper_time_limit(graded):
 
 @pytest.mark.parametrize("assignment", list(SCENARIOS))
 def test_feedback_never_shows_hidden_tests(graded, assignment):
-    course = graded[0]
+    course = graded.ensure(assignment)
     hidden = hidden_test_lines(assignment)
     for student in SCENARIOS[assignment]:
         html = feedback(course, assignment, student)
@@ -257,18 +358,26 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps2", "slow", ["test accuracy", "is below 0.90 with lr = 0.001"]),
     ("ps3", "db_mean", ["db is wrong", "dx and dW are right", "largest relative error"]),
     ("ps3", "no_mask", ["W1 is wrong", "b1 is wrong", "W2 and b2 are right"]),
+    ("ps4", "flipped", ["conv2d_forward is not correct", "asymmetric 2x2 kernel", "the kernel flipped"]),
+    ("ps4", "dx_padded", ["stride 2, padding 1", "dx: expected shape (2, 2, 6, 6), got shape (2, 2, 8, 8)",
+                          "dw and db are right", "cut the padding off"]),
+    ("ps4", "no_floor", ["the last window does not fit (floor)", "whole number"]),
+    ("ps4", "all_ties", ["maxpool2d_backward is not correct", "tie for the maximum"]),
+    ("ps4", "unseeded", ["seed 0 again", "two trainings with the same seed gave different predictions"]),
+    ("ps4", "weak", ["test accuracy 0.", "is below 0.97 with epochs = 1"]),
 ])
 def test_feedback_explains_failures(graded, assignment, student, explanations):
-    html = feedback(graded[0], assignment, student)
+    html = feedback(graded.ensure(assignment), assignment, student)
     for explanation in explanations:
         assert any(option in html for option in explanation.split("|")), f"{student}: no '{explanation}' in feedback"
 
 
 def test_runtime_data_stays_in_the_grading_folder(graded):
-    course, points, _, _ = graded
+    course, points = graded.everything(), graded.points
     assert sorted(p.name for p in course.iterdir()) == ["grading", "nbgrader_config.py", "solutions"]  # no course/
     assert sorted(p.name for p in (course / "grading").iterdir()) == [
-        "autograded", "feedback", "gradebook.db", "grades.csv", "release", "submitted"]
+        "autograded", *(["dlcourse-grade"] if QUEUED else []), "feedback", "gradebook.db", "grades.csv", "release",
+        "submitted"]  # dlcourse-grade/: the queue's journal
     csv = (course / "grading" / "grades.csv").read_text().splitlines()
     assert csv[0].startswith("assignment,")
     students = set().union(*SCENARIOS.values())  # one row per student and assignment, submitted or not
@@ -284,7 +393,7 @@ def test_gradescope_results_match_the_gradebook_and_the_format(graded, assignmen
 
     from dlcourse.grading.results import SCHEMA, write_all
 
-    course = graded[0]
+    course = graded.ensure(assignment)
     written = write_all(course, assignment)
     assert sorted(p.parent.name for p in written) == sorted(SCENARIOS[assignment])
     hidden = hidden_test_lines(assignment)
