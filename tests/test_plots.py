@@ -251,3 +251,37 @@ def test_learning_curves_marks_the_chosen_epoch():
     with pytest.raises(ValueError, match="non-empty dict"):
         plots.learning_curves(ax, {})
     plt.close(fig)
+
+
+def test_receptive_field_draws_the_window_of_one_output():
+    fig, (ax_in, ax_out) = plt.subplots(1, 2)
+    n_out = plots.receptive_field(ax_in, ax_out, n=7, k=3, stride=2, padding=1, out_pos=(1, 2))
+    assert n_out == 4
+    windows = [p for p in ax_in.patches if p.get_width() == 3]
+    assert [(p.get_x(), p.get_y()) for p in windows] == [(3, 1), (5, 1)]    # (col*2 - 1, row*2 - 1), its neighbour
+    assert len([p for p in ax_out.patches if p.get_width() == 1]) == 16 + 2
+    assert sum(t.get_text() == "0" for t in ax_in.texts) == 9 * 9 - 7 * 7     # the padding frame
+    assert "output 4 x 4" in ax_out.get_title() and "stride 2" in ax_in.get_title()
+    with pytest.raises(ValueError, match="out_pos"):
+        plots.receptive_field(ax_in, ax_out, n=7, k=3, out_pos=(5, 0))
+    with pytest.raises(ValueError, match="does not fit"):
+        plots.receptive_field(ax_in, ax_out, n=3, k=5)
+    plt.close(fig)
+
+
+def test_receptive_field_hatches_the_inputs_a_large_stride_skips():
+    fig, (ax_in, ax_out) = plt.subplots(1, 2)
+    assert plots.receptive_field(ax_in, ax_out, n=6, k=2, stride=3) == 2       # windows cover columns 0-1, 3-4
+    hatched = {(int(p.get_x()), int(p.get_y())) for p in ax_in.patches if p.get_hatch()}
+    assert (2, 0) in hatched and (5, 5) in hatched and (0, 0) not in hatched and (4, 3) not in hatched
+    plt.close(fig)
+
+
+def test_signed_images_use_a_symmetric_scale():
+    fig, axes = plt.subplots(1, 3)
+    plots.signed_images(axes, np.array([[[1.0, -3.0]], [[0.5, 0.2]]]), titles=["a", "b"])
+    assert axes[0].images[0].get_clim() == (-3.0, 3.0) and axes[1].images[0].get_clim() == (-0.5, 0.5)
+    assert not axes[2].images and axes[1].get_title() == "b"
+    with pytest.raises(ValueError, match="axes"):
+        plots.signed_images(axes[:1], np.zeros((2, 2, 2)))
+    plt.close(fig)

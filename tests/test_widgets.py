@@ -214,3 +214,25 @@ def _close_figures_after_each_test():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_receptive_field_explorer_follows_its_sliders(monkeypatch):
+    matplotlib.use("Agg")
+    drawn = []
+    monkeypatch.setattr(widgets.plots, "receptive_field",
+                        lambda ax_in, ax_out, n, k, stride, padding, out_pos: drawn.append((n, k, stride, padding,
+                                                                                            out_pos)))
+    box = widgets.receptive_field_explorer(n=7)
+    sliders = {s.description: s for column in box.children[0].children for s in column.children}
+    assert set(sliders) == {"kernel size", "stride", "padding", "output cell"}
+    assert sliders["output cell"].max == 5 * 5 - 1
+    sliders["stride"].value = 2                       # (7 - 3) // 2 + 1 = 3
+    assert sliders["output cell"].max == 8 and drawn[-1] == (7, 3, 2, 0, (0, 0))
+    sliders["output cell"].value = 5
+    assert drawn[-1][-1] == (1, 2)
+    sliders["padding"].value = 1                      # (7 + 2 - 3) // 2 + 1 = 4
+    assert sliders["output cell"].max == 15 and drawn[-1][3] == 1
+    sliders["padding"].value = 0
+    sliders["stride"].value = 1
+    sliders["kernel size"].value = 7                  # a 1 x 1 output: the cell slider shrinks to 0
+    assert sliders["output cell"].max == 0 and drawn[-1] == (7, 7, 1, 0, (0, 0))

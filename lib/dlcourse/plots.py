@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _validate, linear
+from . import _validate, convolution, linear
 
 CLASS_COLORS = ("tab:blue", "tab:orange")
 
@@ -354,3 +354,76 @@ def learning_curves(ax, curves: dict, best_epoch: int | None = None, ylabel: str
     if log:
         ax.set_yscale("log")
     ax.legend(fontsize=8)
+
+
+# --- lecture 07: convolutions --------------------------------------------------------------------------------
+
+
+def receptive_field(ax_in, ax_out, n: int, k: int, stride: int = 1, padding: int = 0, out_pos=(0, 0)) -> int:
+    """Where one output of a k x k convolution looks: the input grid and the output grid, side by side.
+
+    ``ax_in`` shows the n x n input inside its frame of ``padding`` zeros (grey cells marked 0), the k x k window
+    that produces output cell ``out_pos`` = (row, column) (orange) and the window of its right-hand neighbour
+    (dashed: ``stride`` cells further). ``ax_out`` shows the n' x n' output, n' = (n + 2 padding - k) // stride
+    + 1, with the same two cells. Input cells that no window covers (when the stride skips them) are hatched.
+    Returns n'; raises ``ValueError`` when the kernel does not fit or ``out_pos`` is outside the output.
+    """
+    from matplotlib.patches import Rectangle
+
+    n_out = convolution.conv_output_size(n, k, stride, padding)
+    row, col = (int(v) for v in out_pos)
+    if not (0 <= row < n_out and 0 <= col < n_out):
+        raise ValueError(f"out_pos must be a cell of the {n_out} x {n_out} output, got {tuple(out_pos)}")
+    covered = np.zeros(n + 2 * padding, dtype=bool)
+    for i in range(n_out):
+        covered[i * stride:i * stride + k] = True
+    for i in range(-padding, n + padding):
+        for j in range(-padding, n + padding):
+            pad = not (0 <= i < n and 0 <= j < n)
+            skipped = not (covered[i + padding] and covered[j + padding])
+            ax_in.add_patch(Rectangle((j, i), 1, 1, facecolor="0.85" if pad else "white", edgecolor="0.6", lw=0.6,
+                                      hatch="///" if skipped else None))
+            if pad:
+                ax_in.text(j + 0.5, i + 0.5, "0", ha="center", va="center", fontsize=7, color="0.45")
+    ax_in.add_patch(Rectangle((-padding, -padding), n + 2 * padding, n + 2 * padding, fill=False, lw=0.8,
+                              edgecolor="0.5"))
+    ax_in.add_patch(Rectangle((0, 0), n, n, fill=False, lw=1.5, edgecolor="k", label=f"input {n} x {n}"))
+
+    def window(i, j):
+        return j * stride - padding, i * stride - padding
+
+    ax_in.add_patch(Rectangle(window(row, col), k, k, facecolor="tab:orange", alpha=0.45, edgecolor="tab:red",
+                              lw=2.5, label=f"window of output ({row}, {col})"))
+    if col + 1 < n_out:
+        ax_in.add_patch(Rectangle(window(row, col + 1), k, k, fill=False, edgecolor="tab:blue", lw=2, ls="--",
+                                  label=f"window of output ({row}, {col + 1})"))
+    ax_in.set(xlim=(-padding - 0.3, n + padding + 0.3), ylim=(n + padding + 0.3, -padding - 0.3), aspect="equal",
+              xticks=[], yticks=[], xlabel="column", ylabel="row",
+              title=f"input {n} x {n}, padding {padding}: kernel {k} x {k}, stride {stride}")
+    ax_in.legend(loc="upper left", bbox_to_anchor=(0.0, -0.08), fontsize=7, ncol=1, frameon=False)
+    for i in range(n_out):
+        for j in range(n_out):
+            ax_out.add_patch(Rectangle((j, i), 1, 1, facecolor="white", edgecolor="0.4", lw=0.8))
+    ax_out.add_patch(Rectangle((col, row), 1, 1, facecolor="tab:orange", alpha=0.45, edgecolor="tab:red", lw=2.5))
+    if col + 1 < n_out:
+        ax_out.add_patch(Rectangle((col + 1, row), 1, 1, fill=False, edgecolor="tab:blue", lw=2, ls="--"))
+    ax_out.set(xlim=(-0.3, n_out + 0.3), ylim=(n_out + 0.3, -0.3), aspect="equal", xticks=[], yticks=[],
+               xlabel="column", ylabel="row",
+               title=f"output {n_out} x {n_out} = ⌊({n} + 2·{padding} − {k}) / {stride}⌋ + 1")
+    return n_out
+
+
+def signed_images(axes, images, titles=None, cmap: str = "RdBu_r") -> None:
+    """Show signed arrays ``images`` (n, h, w) (filters, feature maps), one per axes, each on a colour scale
+    symmetric about 0 (white = 0, red > 0, blue < 0 with the default ``cmap``), without ticks."""
+    images = _validate.as_float_array(images, "images", ndim=3)
+    axes = np.ravel(axes)
+    if len(images) > len(axes):
+        raise ValueError(f"{len(images)} images but only {len(axes)} axes")
+    for k, ax in enumerate(axes):
+        ax.axis("off")
+        if k < len(images):
+            lim = float(np.abs(images[k]).max()) or 1.0
+            ax.imshow(images[k], cmap=cmap, vmin=-lim, vmax=lim)
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=8)

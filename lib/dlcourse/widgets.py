@@ -362,3 +362,58 @@ def optimizer_explorer(surface: landscapes.Surface | None = None, start=(-3.0, 1
 
     out = W.interactive_output(redraw, {"lr": lr_slider, "beta": beta_slider})
     return W.VBox([W.HBox([lr_slider, beta_slider]), out])
+
+
+# --- lecture 07: what one output of a convolution sees --------------------------------------------------------
+
+
+def receptive_field_explorer(n: int = 7, k: int = 3, stride: int = 1, padding: int = 0, max_kernel: int = 7,
+                             max_stride: int = 4, max_padding: int = 3):
+    """Sliders for the kernel size, the stride, the padding and the output cell: redraws the input grid with
+    that cell's window and the output grid (:func:`dlcourse.plots.receptive_field`) for an n x n input, and
+    prints the output size n' = (n + 2 padding - k) // stride + 1. The output-cell slider runs over the n'^2
+    cells row by row, and its range follows the other three."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    n = _validate.as_int(n, "n")
+    style = {"description_width": "6em"}
+    sliders = {
+        "k": W.IntSlider(value=k, min=1, max=max_kernel, description="kernel size", continuous_update=False,
+                         style=style),
+        "stride": W.IntSlider(value=stride, min=1, max=max_stride, description="stride", continuous_update=False,
+                              style=style),
+        "padding": W.IntSlider(value=padding, min=0, max=max_padding, description="padding",
+                               continuous_update=False, style=style),
+        "cell": W.IntSlider(value=0, min=0, max=0, description="output cell", continuous_update=False,
+                            style=style),
+    }
+
+    def n_out(k, stride, padding):
+        return (n + 2 * padding - k) // stride + 1 if n + 2 * padding >= k else 0
+
+    def follow(_=None):
+        size = n_out(sliders["k"].value, sliders["stride"].value, sliders["padding"].value)
+        sliders["cell"].max = max(size * size - 1, 0)
+
+    for name in ("k", "stride", "padding"):
+        sliders[name].observe(follow, names="value")
+    follow()
+
+    def redraw(k, stride, padding, cell):
+        size = n_out(k, stride, padding)
+        if size == 0:
+            print(f"a {k} x {k} kernel does not fit in the {n + 2 * padding} x {n + 2 * padding} padded input")
+            return
+        cell = min(cell, size * size - 1)
+        fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(10, 5), gridspec_kw={"width_ratios": [n + 2 * padding,
+                                                                                                max(size, 3)]})
+        plots.receptive_field(ax_in, ax_out, n, k, stride, padding, out_pos=divmod(cell, size))
+        fig.tight_layout()
+        plt.show()
+        print(f"n' = ({n} + 2*{padding} - {k}) // {stride} + 1 = {size}: {size * size} outputs, "
+              f"each a weighted sum of {k * k} inputs per channel")
+
+    out = W.interactive_output(redraw, sliders)
+    return W.VBox([W.HBox([W.VBox([sliders["k"], sliders["stride"]]), W.VBox([sliders["padding"], sliders["cell"]])]),
+                   out])
