@@ -112,7 +112,8 @@ def conv2d_backward_einsum(dout, x, w, stride, padding):
     F, C, HH, WW = w.shape
     H, W = x.shape[2:]
     Ho, Wo = dout.shape[2:]
-    windows = np.lib.stride_tricks.sliding_window_view(_pad(x, padding), (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    windows = np.lib.stride_tricks.sliding_window_view(_pad(x, padding), (HH, WW), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]
     dw = np.einsum("nfhw,nchwij->fcij", dout, windows)
     dxp = np.zeros((x.shape[0], C, H + 2 * padding, W + 2 * padding))
     for a in range(HH):  # one strided slice per kernel offset
@@ -449,7 +450,8 @@ def pool_backward_stride_is_size(dout, x, size, stride):
     (checks.check_conv2d_backward, backward_db_no_batch, r"a 1x1 kernel.*db is wrong.*dx and dw are right"),
     (checks.check_conv2d_backward, backward_dx_kernel_not_flipped,
      r"asymmetric 2x2 kernel.*dx is wrong.*dw and db are right"),
-    (checks.check_conv2d_backward, backward_stride_ignored, r"stride 2, padding 1.*dx is wrong.*dw is wrong.*db is right"),
+    (checks.check_conv2d_backward, backward_stride_ignored,
+     r"stride 2, padding 1.*dx is wrong.*dw is wrong.*db is right"),
     (checks.check_maxpool2d_forward, pool_forward_stride_is_size, r"overlapping 3x3 windows, stride 1.*expected shape"),
     (checks.check_maxpool2d_backward, pool_backward_all_ties, r"four equal values.*tie for the maximum"),
     (checks.check_maxpool2d_backward, pool_backward_every_element, r"without ties.*wrong at 12 of 16 entries"),
@@ -468,7 +470,8 @@ def test_another_tie_rule_passes_every_tie_free_case():
     for N, C, H, W, size, stride, _ in checks.POOL_SHAPES:
         x = rng.normal(size=(N, C, H, W))
         dout = rng.normal(size=(N, C, (H - size) // stride + 1, (W - size) // stride + 1))
-        np.testing.assert_allclose(_last_tie_loop(dout, x, size, stride), maxpool2d_backward_loop(dout, x, size, stride))
+        np.testing.assert_allclose(_last_tie_loop(dout, x, size, stride),
+                                   maxpool2d_backward_loop(dout, x, size, stride))
 
 
 def test_the_mistakes_are_caught_by_the_visible_tests_already():
@@ -528,12 +531,14 @@ def test_a_network_that_never_reaches_97_percent_fails():
 
 
 def test_a_non_deterministic_training_fails_on_the_repeated_seed():
-    with pytest.raises(CheckFailed, match=r"(?s)seed 0 again.*same seed gave different predictions.*torch\.manual_seed"):
+    with pytest.raises(CheckFailed,
+                       match=r"(?s)seed 0 again.*same seed gave different predictions.*torch\.manual_seed"):
         checks.check_train_lenet(build_lenet, train_unseeded, epochs=12)
 
 
 def test_a_training_that_returns_nothing_fails():
-    with pytest.raises(CheckFailed, match=r"train_lenet must return the trained model, got None \(a missing `return`\?\)"):
+    with pytest.raises(CheckFailed,
+                       match=r"train_lenet must return the trained model, got None \(a missing `return`\?\)"):
         checks.check_train_lenet(build_lenet, train_returns_nothing, epochs=1)
 
 

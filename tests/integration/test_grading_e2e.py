@@ -128,6 +128,11 @@ def _conv(x, w, b, stride, padding):
             optimizer.step()
     return model
 ''',
+    "build_lenet_borrowed": '''from dlcourse import convnets
+def build_lenet(n_classes):
+    return convnets.build_lenet(in_size=8, n_classes=n_classes)   # the course's model
+''',
+    "conv2d_backward_borrowed": "from dlcourse.convolution import conv2d_backward   # the course's solution\n",
     "lenet_weak_settings": "LR, BATCH_SIZE, EPOCHS = 0.0003, 32, 1\n",
     "mlp_gradients_no_mask": '''def mlp_gradients(params, X, y):
     a1 = linear_forward(X, params["W1"], params["b1"])
@@ -178,6 +183,9 @@ SCENARIOS = {
                      {"test_maxpool2d_backward"}),
         "unseeded": ({"train_lenet": BROKEN["train_lenet_unseeded"]}, set(), "", {"test_lenet"}),
         "weak": ({"lenet_settings": BROKEN["lenet_weak_settings"]}, set(), "", {"test_lenet"}),
+        "borrower": ({"build_lenet": BROKEN["build_lenet_borrowed"],
+                      "conv2d_backward": BROKEN["conv2d_backward_borrowed"]}, set(), "",
+                     {"test_lenet", "test_conv2d_backward"}),
     },
 }
 # graded by `dlcourse grade` (two workers) instead of plain `nbgrader autograde`
@@ -365,6 +373,8 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps4", "all_ties", ["maxpool2d_backward is not correct", "tie for the maximum"]),
     ("ps4", "unseeded", ["seed 0 again", "two trainings with the same seed gave different predictions"]),
     ("ps4", "weak", ["test accuracy 0.", "is below 0.97 with epochs = 1"]),
+    ("ps4", "borrower", ["conv2d_backward calls dlcourse.convolution.conv2d_backward",
+                         "dlcourse.convnets.build_lenet is the course library"]),
 ])
 def test_feedback_explains_failures(graded, assignment, student, explanations):
     html = feedback(graded.ensure(assignment), assignment, student)
