@@ -161,3 +161,35 @@ def test_release_refuses_to_overwrite_local_changes(tmp_path):
                           text=True)
     assert proc.returncode == 1 and "refusing to overwrite" in proc.stdout
     assert "my own work, do not lose it" in target.read_text()
+
+
+PS4_CONTRACT = {  # issue 11: hidden tests and outside checks rely on these names and arguments
+    "conv1d": "def conv1d(x, u):",
+    "conv_output_size": "def conv_output_size(n, k, stride, padding):",
+    "conv2d_forward": "def conv2d_forward(x, w, b, stride, padding):",
+    "conv2d_backward": "def conv2d_backward(dout, x, w, stride, padding):",
+    "maxpool2d_forward": "def maxpool2d_forward(x, size, stride):",
+    "maxpool2d_backward": "def maxpool2d_backward(dout, x, size, stride):",
+    "build_lenet": "def build_lenet(n_classes):",
+    "train_lenet": "def train_lenet(model, X, y, epochs, seed):",
+}
+
+
+def test_ps4_release_keeps_the_public_contract():
+    """The released ps4 asks for exactly the contract's functions, its hyper-parameters in an answer cell of their
+    own, one written answer graded by hand, and hidden tests behind every graded code cell."""
+    released = nbformat.read(ROOT / "course" / "assignments" / "ps4" / "ps4.ipynb", as_version=4)
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in released.cells if "nbgrader" in c.metadata}
+    answers = {g for g, c in by_id.items() if c.metadata["nbgrader"].get("solution") and c.cell_type == "code"}
+    assert answers == set(PS4_CONTRACT) | {"lenet_settings"}
+    for grade_id, signature in PS4_CONTRACT.items():
+        assert by_id[grade_id].source.startswith(signature), f"{grade_id}: {by_id[grade_id].source.splitlines()[0]}"
+    assert by_id["lenet_settings"].source.strip() == "# YOUR CODE HERE\nraise NotImplementedError()"
+    written = [c for c in released.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(written) == 1 and written[0].metadata["nbgrader"]["solution"]
+    tests = [c for c in released.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    points = sum(c.metadata["nbgrader"]["points"] for c in tests + written)
+    assert points == 17 and written[0].metadata["nbgrader"]["points"] == 2
+    solutions = nbformat.read(ROOT / "solutions" / "ps4" / "ps4.ipynb", as_version=4)
+    hidden = {c.metadata["nbgrader"]["grade_id"] for c in solutions.cells if "BEGIN HIDDEN TESTS" in c.source}
+    assert hidden == {c.metadata["nbgrader"]["grade_id"] for c in tests}
