@@ -296,9 +296,12 @@ def _torch_of(fn):
 
 
 def _logits(model, X: np.ndarray):
-    """``model.eval(); model(X as a float32 tensor)``, as a numpy array (or what came back, if not a tensor)."""
+    """``model.eval(); model(X as a float32 tensor)``, as a numpy array (or what came back, if not a tensor). A
+    model trained on a GPU is moved to the CPU first (in place, as ``nn.Module.cpu`` does)."""
     import torch
 
+    if hasattr(model, "cpu"):
+        model.cpu()
     model.eval()
     out = model(torch.as_tensor(np.asarray(X), dtype=torch.float32))
     return as_plain(out)
