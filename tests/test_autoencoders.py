@@ -129,3 +129,65 @@ def test_a_denoising_autoencoder_removes_most_of_the_noise():
     assert ae.reconstruction_error(again, noisy, X_test) == after  # the same seed, the same model
     with pytest.raises(ValueError, match="target"):
         ae.reconstruction_error(model, noisy, X_test[:, :10])
+
+
+# --- tied weights, and denoising one batch ------------------------------------------------------------------
+
+
+def test_tied_gradient_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    X = subspaces.centre(rng.normal(size=(9, 6)))
+    W = rng.normal(size=(6, 2))
+    loss, dW = ae.tied_linear_ae_loss_and_grad(X, W)
+    assert loss == pytest.approx(np.sum((X @ W @ W.T - X) ** 2) / (2 * 9))
+    assert loss == pytest.approx(ae.linear_ae_loss_and_grads(X, W, W.T)[0])  # the untied loss at W' = W'
+    errors = gradient_check(lambda p: ae.tied_linear_ae_loss_and_grad(X, p["W"])[0], {"W": W}, {"W": dW})
+    assert errors["W"] < 1e-7
+    # W is used twice: the tied gradient is the sum of the encoder's and the (transposed) decoder's
+    _, dW_enc, dW_dec = ae.linear_ae_loss_and_grads(X, W, W.T)
+    np.testing.assert_allclose(dW, dW_enc + dW_dec.T, atol=1e-12)
+    with pytest.raises(ValueError, match=r"W must have shape \(6, k\)"):
+        ae.tied_linear_ae_loss_and_grad(X, np.zeros((5, 2)))
+
+
+def test_tied_training_finds_an_orthonormal_basis_of_the_principal_subspace():
+    X, basis = data_with_spectrum(400, [3.0, 2.0, 0.5, 0.3, 0.1])
+    seen = []
+    W = ae.train_tied_linear_ae(X, 2, lr=0.2 / 9.0, epochs=1500, seed=0,
+                                on_epoch=lambda e, W, loss: seen.append((e, loss)))
+    assert W.shape == (5, 2) and [e for e, _ in seen] == list(range(1500))
+    assert np.max(subspaces.principal_angles(W, basis[:, :2])) < np.radians(0.5)
+    np.testing.assert_allclose(W.T @ W, np.eye(2), atol=1e-3)  # orthonormal columns, unlike the untied encoder
+    assert seen[-1][1] == pytest.approx(0.5 * (0.5**2 + 0.3**2 + 0.1**2), rel=1e-3)
+    again = ae.train_tied_linear_ae(X, 2, lr=0.2 / 9.0, epochs=20, seed=0)
+    np.testing.assert_array_equal(again, ae.train_tied_linear_ae(X, 2, lr=0.2 / 9.0, epochs=20, seed=0))
+    bouncing = ae.train_tied_linear_ae(X, 2, lr=0.55 / 9.0, epochs=1500, seed=0)  # past 0.5 / lambda: no rest
+    assert np.abs(bouncing.T @ bouncing - np.eye(2)).max() > 0.01
+    with pytest.raises(FloatingPointError, match="smaller rate"):
+        ae.train_tied_linear_ae(X, 2, lr=1e3, epochs=200, seed=0)
+
+
+def test_denoise_returns_the_corrupted_batch_and_the_models_output():
+    model = ae.build_autoencoder(16, 4, seed=0)
+    X = np.random.default_rng(0).random((5, 16))
+    noisy, out = ae.denoise(model, X, "mask", 0.5, seed=3)
+    assert noisy.shape == out.shape == (5, 16) and noisy.dtype == out.dtype == np.float32
+    np.testing.assert_array_equal(noisy, ae.corrupt(X, "mask", 0.5, seed=3).astype(np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(out, model(torch.from_numpy(noisy)).numpy(), atol=1e-6)
+    np.testing.assert_array_equal(ae.denoise(model, X, "mask", 0.5, seed=3)[1], out)
+
+
+def test_nearest_neighbours_agree_with_a_brute_force_sort():
+    rng = np.random.default_rng(0)
+    database, queries = rng.normal(size=(50, 3)), rng.normal(size=(7, 3))
+    found = ae.nearest_neighbours(database, queries, k=4, batch=3)
+    dist = np.linalg.norm(queries[:, None, :] - database[None], axis=2)
+    np.testing.assert_array_equal(found, np.argsort(dist, axis=1, kind="stable")[:, :4])
+    assert ae.nearest_neighbours(database, database[[5, 9]], k=1).ravel().tolist() == [5, 9]  # itself first
+    ties = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [3.0, 3.0]])
+    assert ae.nearest_neighbours(ties, np.zeros((1, 2)), k=4).tolist() == [[0, 1, 2, 3]]
+    with pytest.raises(ValueError, match="holds only 50 rows"):
+        ae.nearest_neighbours(database, queries, k=51)
+    with pytest.raises(ValueError):
+        ae.nearest_neighbours(database, np.zeros((2, 4)))

@@ -285,3 +285,34 @@ def test_signed_images_use_a_symmetric_scale():
     with pytest.raises(ValueError, match="axes"):
         plots.signed_images(axes[:1], np.zeros((2, 2, 2)))
     plt.close(fig)
+
+
+def test_latent_scatter_colours_each_class():
+    fig, ax = plt.subplots()
+    Z = np.arange(12.0).reshape(6, 2)
+    plots.latent_scatter(ax, Z, [0, 1, 2, 0, 1, 2], class_names=["a", "b", "c"])
+    assert [c.get_label() for c in ax.collections] == ["a", "b", "c"]
+    np.testing.assert_array_equal(ax.collections[1].get_offsets(), Z[[1, 4]])
+    assert ax.get_xlabel() == "code $h_1$" and ax.get_legend() is not None
+    with pytest.raises(ValueError, match="name every class"):
+        plots.latent_scatter(ax, Z, [0, 1, 2, 0, 1, 2], class_names=["a"])
+    with pytest.raises(ValueError, match="at most 10 classes"):
+        plots.latent_scatter(ax, Z, [0, 1, 2, 0, 1, 11])
+    plt.close(fig)
+
+
+def test_denoising_grid_shows_three_rows_on_one_scale_and_returns_the_errors():
+    fig, axes = plt.subplots(3, 3)
+    clean = np.full((2, 4), 0.5)
+    noisy, restored = clean + 1.0, clean + 0.1                          # noisy goes outside [0, 1]: clipped
+    before, after = plots.denoising_grid(axes, clean, noisy, restored, shape=(2, 2))
+    assert before == pytest.approx(1.0) and after == pytest.approx(0.01)
+    assert axes[0, 0].images[0].get_clim() == (0.0, 1.0) and axes[0, 0].images[0].get_array().max() == 1.0
+    assert axes[1, 1].get_title() == "mse 0.010" and axes[2, 0].get_title() == ""
+    assert [axes[r, 0].get_ylabel() for r in range(3)] == ["noisy input", "reconstruction", "clean"]
+    assert not axes[0, 2].images and not axes[0, 2].axison                 # a spare column stays empty
+    with pytest.raises(ValueError, match=r"\(3, >= 2\) grid"):
+        plots.denoising_grid(axes[:2], clean, noisy, restored, shape=(2, 2))
+    with pytest.raises(ValueError, match="same number of images"):
+        plots.denoising_grid(axes, clean, noisy[:1], restored, shape=(2, 2))
+    plt.close(fig)

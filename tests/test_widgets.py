@@ -236,3 +236,27 @@ def test_receptive_field_explorer_follows_its_sliders(monkeypatch):
     sliders["stride"].value = 1
     sliders["kernel size"].value = 7                  # a 1 x 1 output: the cell slider shrinks to 0
     assert sliders["output cell"].max == 0 and drawn[-1] == (7, 7, 1, 0, (0, 0))
+
+
+def test_denoising_explorer_follows_the_noise_kind_and_level(monkeypatch):
+    from dlcourse import autoencoders
+
+    matplotlib.use("Agg")
+    drawn = []
+    real = widgets.plots.denoising_grid
+    monkeypatch.setattr(widgets.plots, "denoising_grid",
+                        lambda axes, clean, noisy, restored, shape: drawn.append(noisy) or real(axes, clean, noisy,
+                                                                                                 restored, shape))
+    models = {"gaussian": autoencoders.build_autoencoder(16, 4, seed=0),
+              "mask": autoencoders.build_autoencoder(16, 4, seed=1)}
+    X = np.random.default_rng(0).random((3, 16)) + 0.1
+    box = widgets.denoising_explorer(models, X, shape=(4, 4), level=0.2)
+    menu, slider = box.children[0].children
+    assert isinstance(menu, ipywidgets.Dropdown) and list(menu.options) == ["gaussian", "mask"]
+    assert isinstance(slider, ipywidgets.FloatSlider) and slider.value == pytest.approx(0.2)
+    menu.value = "mask"
+    assert drawn[-1].shape == (3, 16) and np.any(drawn[-1] == 0) and not np.any(X == 0)
+    slider.value = 0.0                                                      # no noise: the clean images
+    np.testing.assert_allclose(drawn[-1], X.astype(np.float32))
+    with pytest.raises(ValueError, match="kinds of noise"):
+        widgets.denoising_explorer({"blur": models["mask"]}, X, shape=(4, 4))

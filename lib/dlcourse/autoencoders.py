@@ -192,3 +192,83 @@ def train_denoising_ae(X_train, level: float, epochs: int, seed: int = 0, code: 
     torch_training.fit(model, X_train.astype(np.float32), epochs=epochs, batch_size=batch_size, lr=lr,
                        loss="mse", corrupt=corruption("gaussian", level), seed=seed, device=device, title=title)
     return model
+
+
+# --- tied weights, and what a denoiser does to one input (lecture 08) ------------------------------------------
+
+
+def tied_linear_ae_loss_and_grad(X, W) -> tuple[float, np.ndarray]:
+    """The linear autoencoder with tied weights W' = W': loss 1/(2n) sum_i ||x_i W W' - x_i||^2 and ``dW``.
+
+    X (n, d) already centred, W (d, k): the encoder is x W and the decoder h W'. With R = X W W' - X (n, d),
+    W enters twice, so its gradient has two terms, one from each use: dW = (X' (R W) + R' (X W)) / n (d, k).
+    """
+    X = _validate.as_matrix(X, "X")
+    W = _validate.as_float_array(W, "W", ndim=2)
+    if W.shape[0] != X.shape[1]:
+        raise ValueError(f"W must have shape ({X.shape[1]}, k) for X with {X.shape[1]} columns, got {W.shape}")
+    n = X.shape[0]
+    H = X @ W
+    R = H @ W.T - X
+    loss = 0.5 * float(np.sum(R * R)) / n
+    return loss, (X.T @ (R @ W) + R.T @ H) / n
+
+
+def train_tied_linear_ae(X, k: int, lr: float, epochs: int, seed=0,
+                         on_epoch: Callable[[int, np.ndarray, float], None] | None = None) -> np.ndarray:
+    """Full-batch gradient descent on :func:`tied_linear_ae_loss_and_grad`; returns W (d, k).
+
+    X (n, d) is centred here; the start is :func:`init_linear_ae`'s encoder for the same seed. Along the top
+    principal direction the loss is lambda/2 (s^2 - 1)^2 in the scale s of W, with curvature 4 lambda at s = 1:
+    gradient descent settles there only for lr < 0.5 / lambda (lambda the largest variance of the data), half
+    the untied bound; 0.25 / lambda is safe. At the minimum,
+    W spans PCA's top-k subspace *and* has orthonormal columns (W'W = I): tying removes the freedom of slipping
+    an invertible k x k matrix between encoder and decoder, up to a rotation. ``on_epoch(epoch, W, loss)``, if
+    given, sees the weights after each epoch.
+    """
+    X = _validate.as_matrix(X, "X")
+    X = X - X.mean(axis=0)
+    lr = _validate.as_positive_float(lr, "lr")
+    epochs = _validate.as_int(epochs, "epochs", minimum=0)
+    W = init_linear_ae(X.shape[1], k, seed=seed)[0]
+    for epoch in range(epochs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, dW = tied_linear_ae_loss_and_grad(X, W)
+        if not (np.isfinite(loss) and np.all(np.isfinite(dW))):
+            raise FloatingPointError(f"the loss diverged at epoch {epoch} with lr = {lr:g}: use a smaller rate")
+        W -= lr * dW
+        if on_epoch is not None:
+            on_epoch(epoch, W, loss)
+    return W
+
+
+def denoise(model, X, kind: str, level: float, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Corrupt the rows of ``X`` (N, d) with :func:`corrupt` (``kind``, ``level``, ``seed``) and pass them through
+    ``model``: returns ``(noisy, reconstructed)``, both (N, d) float32 (what a denoising slider shows)."""
+    from . import torch_training
+
+    noisy = corrupt(X, kind, level, seed).astype(np.float32)
+    return noisy, torch_training.outputs(model, noisy)
+
+
+def nearest_neighbours(database, queries, k: int = 5, batch: int = 500) -> np.ndarray:
+    """The indices (m, k) of the ``k`` rows of ``database`` (n, c) nearest to each row of ``queries`` (m, c) in
+    Euclidean distance, nearest first (ties: the lower index first). Works on codes or on raw pixels alike; the
+    distances are computed ``batch`` queries at a time, in float64, so memory stays at ``batch`` x n numbers."""
+    database = _validate.as_matrix(database, "database")
+    queries = _validate.as_matrix(queries, "queries", database.shape[1])
+    k = _validate.as_int(k, "k")
+    if k > len(database):
+        raise ValueError(f"k = {k} neighbours asked for, but the database holds only {len(database)} rows")
+    batch = _validate.as_int(batch, "batch")
+    sq = np.sum(database**2, axis=1)
+    found = np.empty((len(queries), k), dtype=np.int64)
+    for i in range(0, len(queries), batch):
+        q = queries[i:i + batch]
+        dist = sq[None, :] - 2.0 * (q @ database.T)  # + |q|^2, the same along each row
+        part = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < len(database) else np.tile(
+            np.arange(len(database)), (len(q), 1))
+        rows = np.arange(len(q))[:, None]
+        order = np.lexsort((part, dist[rows, part]), axis=1)
+        found[i:i + batch] = part[rows, order]
+    return found

@@ -427,3 +427,57 @@ def signed_images(axes, images, titles=None, cmap: str = "RdBu_r") -> None:
             ax.imshow(images[k], cmap=cmap, vmin=-lim, vmax=lim)
             if titles is not None:
                 ax.set_title(titles[k], fontsize=8)
+
+
+# --- lecture 08: autoencoders --------------------------------------------------------------------------------
+
+
+def latent_scatter(ax, Z, y, class_names=None, s: float = 6, alpha: float = 0.6, title: str | None = None) -> None:
+    """Two-dimensional codes ``Z`` (n, 2) as points coloured by their class ``y`` (n,) in 0..K-1 (K <= 10,
+    matplotlib's tab10 colours), one legend entry per class (``class_names``, default the class numbers)."""
+    Z = _validate.as_matrix(Z, "Z", 2)
+    y = _validate.as_class_labels(y, "y", len(Z))
+    k = int(y.max()) + 1
+    if k > 10:
+        raise ValueError(f"at most 10 classes can be told apart by colour, got labels up to {k - 1}")
+    names = [str(c) for c in range(k)] if class_names is None else [str(c) for c in class_names]
+    if len(names) < k:
+        raise ValueError(f"class_names must name every class 0..{k - 1}, got {len(names)} names")
+    for c in range(k):
+        ax.scatter(*Z[y == c].T, s=s, alpha=alpha, color=f"C{c}", label=names[c])
+    ax.set(xlabel="code $h_1$", ylabel="code $h_2$", title=title or "2-D codes, coloured by class")
+    ax.legend(fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def denoising_grid(axes, clean, noisy, reconstructed, shape=(28, 28),
+                   row_titles=("noisy input", "reconstruction", "clean")) -> tuple[float, float]:
+    """Three rows of images, one column per example: the ``noisy`` inputs, the autoencoder's ``reconstructed``
+    outputs and the ``clean`` originals (each (m, h*w) or (m, h, w)), in ``axes`` of shape (3, >= m).
+
+    Pixels are shown clipped to [0, 1] on one fixed grey scale (white 0, black 1), so the rows compare; every
+    column's squared error against the clean image is written above the noisy and the reconstructed image.
+    Returns the mean squared errors ``(noisy vs clean, reconstruction vs clean)`` over all pixels shown.
+    """
+    arrays = [_validate.as_float_array(a, name) for a, name in
+              ((noisy, "noisy"), (reconstructed, "reconstructed"), (clean, "clean"))]
+    m = len(arrays[2])
+    arrays = [a.reshape(len(a), *shape) for a in arrays]
+    if any(len(a) != m for a in arrays):
+        raise ValueError(f"noisy, reconstructed and clean must hold the same number of images, got "
+                         f"{[len(a) for a in arrays]}")
+    axes = np.asarray(axes)
+    if axes.ndim != 2 or axes.shape[0] != 3 or axes.shape[1] < m:
+        raise ValueError(f"axes must be a (3, >= {m}) grid, got shape {axes.shape}")
+    errors = [np.mean((a - arrays[2]) ** 2, axis=(1, 2)) for a in arrays[:2]]
+    for row, images in enumerate(arrays):
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= m:
+                ax.axis("off")
+                continue
+            ax.imshow(np.clip(images[col], 0.0, 1.0), cmap="gray_r", vmin=0.0, vmax=1.0)
+            if row < 2:
+                ax.set_title(f"mse {errors[row][col]:.3f}", fontsize=8)
+        axes[row, 0].set_ylabel(row_titles[row], fontsize=9)
+    return float(np.mean(errors[0])), float(np.mean(errors[1]))

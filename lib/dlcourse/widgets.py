@@ -417,3 +417,46 @@ def receptive_field_explorer(n: int = 7, k: int = 3, stride: int = 1, padding: i
     out = W.interactive_output(redraw, sliders)
     return W.VBox([W.HBox([W.VBox([sliders["k"], sliders["stride"]]), W.VBox([sliders["padding"], sliders["cell"]])]),
                    out])
+
+
+# --- lecture 08: a denoising autoencoder against the noise level ---------------------------------------------
+
+
+def denoising_explorer(models: dict, X, shape=(28, 28), level: float = 0.3, max_level: float = 0.9,
+                       seed: int = 0):
+    """A noise-kind menu and a noise-level slider over trained denoising autoencoders.
+
+    ``models`` maps a kind of :func:`dlcourse.autoencoders.corrupt` (``"gaussian"``, ``"mask"``) to the model
+    trained on that kind of noise; ``X`` (m, h*w) holds the clean test images shown (a handful). Each change
+    corrupts them afresh (:func:`dlcourse.autoencoders.denoise`, always from ``seed``, so only the level
+    differs between two positions), redraws noisy / reconstructed / clean (:func:`dlcourse.plots.denoising_grid`)
+    and prints the two mean squared errors.
+    """
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from . import autoencoders
+
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict {noise kind: trained denoising autoencoder}")
+    unknown = set(models) - set(autoencoders.CORRUPTIONS)
+    if unknown:
+        raise ValueError(f"models' keys must be kinds of noise among {autoencoders.CORRUPTIONS}, got {sorted(unknown)}")
+    X = _validate.as_matrix(X, "X")
+    kind_menu = W.Dropdown(options=list(models), value=next(iter(models)), description="noise",
+                           style={"description_width": "5em"})
+    level_slider = W.FloatSlider(value=level, min=0.0, max=max_level, step=0.05, description="level",
+                                 continuous_update=False, readout_format=".2f", style={"description_width": "5em"})
+
+    def redraw(kind, level):
+        noisy, restored = autoencoders.denoise(models[kind], X, kind, level, seed=seed)
+        fig, axes = plt.subplots(3, len(X), figsize=(1.6 * len(X), 5.2), squeeze=False)
+        before, after = plots.denoising_grid(axes, X, noisy, restored, shape=shape)
+        what = f"std {level:.2f}" if kind == "gaussian" else f"each pixel zeroed with probability {level:.2f}"
+        fig.suptitle(f"{kind} noise, {what}: trained on its own kind of noise")
+        fig.tight_layout()
+        plt.show()
+        print(f"mean squared error against the clean images: noisy {before:.4f}, reconstructed {after:.4f}")
+
+    out = W.interactive_output(redraw, {"kind": kind_menu, "level": level_slider})
+    return W.VBox([W.HBox([kind_menu, level_slider]), out])
