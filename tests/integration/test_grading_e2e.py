@@ -134,6 +134,24 @@ def build_lenet(n_classes):
 ''',
     "conv2d_backward_borrowed": "from dlcourse.convolution import conv2d_backward   # the course's solution\n",
     "lenet_weak_settings": "LR, BATCH_SIZE, EPOCHS = 0.0003, 32, 1\n",
+    "pca_subspace_not_centred": '''def pca_subspace(X, k):
+    return np.linalg.svd(np.asarray(X, float), full_matrices=False)[2][:k].T   # forgot to centre
+''',
+    "linear_ae_dW_enc_no_W_dec": '''def linear_ae_loss_and_grads(X, W_enc, W_dec):
+    n = X.shape[0]
+    R = X @ W_enc @ W_dec - X
+    return 0.5 * np.sum(R ** 2) / n, X.T @ R[:, :W_enc.shape[1]] / n, (X @ W_enc).T @ R / n   # dW_enc lost W_dec
+''',
+    "corrupt_mask_inverted": '''def corrupt(X, kind, level, seed):
+    X = np.asarray(X, float)
+    rng = np.random.default_rng(seed)
+    if kind == "gaussian":
+        return X + level * rng.standard_normal(X.shape)
+    return np.where(rng.random(X.shape) < level, X, 0.0)   # keeps with probability level
+''',
+    "train_denoising_ae_copy": '''def train_denoising_ae(X_train, level, epochs, seed):
+    return torch.nn.Identity()   # an overcomplete copy: the noise goes straight through
+''',
     "mlp_gradients_no_mask": '''def mlp_gradients(params, X, y):
     a1 = linear_forward(X, params["W1"], params["b1"])
     h = relu_forward(a1)
@@ -187,9 +205,19 @@ SCENARIOS = {
                       "conv2d_backward": BROKEN["conv2d_backward_borrowed"]}, set(), "",
                      {"test_lenet", "test_conv2d_backward"}),
     },
+    "ps5": {
+        "solution": ({}, set(), "", set()),
+        "untouched": (None, set(), "", "ALL"),
+        "not_centred": ({"pca_subspace": BROKEN["pca_subspace_not_centred"]}, set(), "", {"test_pca_subspace"}),
+        # the solution's train_linear_ae calls linear_ae_loss_and_grads: a correct one is lent
+        "grad": ({"linear_ae_loss_and_grads": BROKEN["linear_ae_dW_enc_no_W_dec"]}, set(), "",
+                 {"test_linear_ae_loss_and_grads"}),
+        "inverted": ({"corrupt": BROKEN["corrupt_mask_inverted"]}, set(), "", {"test_corrupt"}),
+        "copier": ({"train_denoising_ae": BROKEN["train_denoising_ae_copy"]}, set(), "", {"test_train_denoising_ae"}),
+    },
 }
 # graded by `dlcourse grade` (two workers) instead of plain `nbgrader autograde`
-QUEUED = {"ps4"}
+QUEUED = {"ps4", "ps5"}
 ENDLESS = {"ps1": "endless"}  # graded on its own, to time it
 
 
@@ -366,6 +394,10 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps2", "slow", ["test accuracy", "is below 0.90 with lr = 0.001"]),
     ("ps3", "db_mean", ["db is wrong", "dx and dW are right", "largest relative error"]),
     ("ps3", "no_mask", ["W1 is wrong", "b1 is wrong", "W2 and b2 are right"]),
+    ("ps5", "not_centred", ["pca_subspace is not correct", "before* centring"]),
+    ("ps5", "grad", ["dW_enc is wrong", "loss and dW_dec are right"]),
+    ("ps5", "inverted", ["corrupt is not correct", "is the mask inverted"]),
+    ("ps5", "copier", ["train_denoising_ae on Fashion-MNIST is not correct", "error 1.000 is below 2.00"]),
     ("ps4", "flipped", ["conv2d_forward is not correct", "asymmetric 2x2 kernel", "the kernel flipped"]),
     ("ps4", "dx_padded", ["stride 2, padding 1", "dx: expected shape (2, 2, 6, 6), got shape (2, 2, 8, 8)",
                           "dw and db are right", "cut the padding off"]),
