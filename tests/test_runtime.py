@@ -7,6 +7,14 @@ import torch
 from dlcourse import runtime
 
 
+@pytest.fixture(autouse=True)
+def torch_threads_restored():
+    """setup() sets torch's thread count; the tests that follow in this process must not inherit it."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("value, expected", [(None, False), ("", False), ("0", False), ("1", True), ("true", True)])
 def test_is_full_reads_the_environment(monkeypatch, value, expected):
     if value is None:
@@ -77,3 +85,19 @@ def test_data_dir(monkeypatch, tmp_path):
     assert runtime.data_dir() is None
     monkeypatch.setenv("DLCOURSE_DATA", str(tmp_path))
     assert runtime.data_dir() == tmp_path
+
+
+def test_setup_computes_on_one_thread_in_fast_mode_only(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("DLCOURSE_FULL", raising=False)
+        runtime.setup(seed=0)
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        monkeypatch.setenv("DLCOURSE_FULL", "1")
+        runtime.setup(seed=0)
+        assert torch.get_num_threads() == 2  # full size keeps what torch chose
+    finally:
+        torch.set_num_threads(before)
