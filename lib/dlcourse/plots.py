@@ -104,15 +104,20 @@ def image_row(axes, images, titles=None, shape=None) -> None:
     images = np.asarray(images)
     if shape is not None:
         images = images.reshape(len(images), *shape)
+    _each_image(axes, images, titles, lambda ax, image: ax.imshow(image, cmap="gray_r"), fontsize=9)
+
+
+def _each_image(axes, images, titles, show: Callable, fontsize: float) -> None:
+    """``show(ax, image)`` for each image on its own axes (the spare axes left blank), without ticks."""
     axes = np.ravel(axes)
     if len(images) > len(axes):
         raise ValueError(f"{len(images)} images but only {len(axes)} axes")
     for k, ax in enumerate(axes):
         ax.axis("off")
         if k < len(images):
-            ax.imshow(images[k], cmap="gray_r")
+            show(ax, images[k])
             if titles is not None:
-                ax.set_title(titles[k], fontsize=9)
+                ax.set_title(titles[k], fontsize=fontsize)
 
 
 # --- lecture 03: loss landscapes of two parameters ----------------------------------------------------------
@@ -417,16 +422,12 @@ def signed_images(axes, images, titles=None, cmap: str = "RdBu_r") -> None:
     """Show signed arrays ``images`` (n, h, w) (filters, feature maps), one per axes, each on a colour scale
     symmetric about 0 (white = 0, red > 0, blue < 0 with the default ``cmap``), without ticks."""
     images = _validate.as_float_array(images, "images", ndim=3)
-    axes = np.ravel(axes)
-    if len(images) > len(axes):
-        raise ValueError(f"{len(images)} images but only {len(axes)} axes")
-    for k, ax in enumerate(axes):
-        ax.axis("off")
-        if k < len(images):
-            lim = float(np.abs(images[k]).max()) or 1.0
-            ax.imshow(images[k], cmap=cmap, vmin=-lim, vmax=lim)
-            if titles is not None:
-                ax.set_title(titles[k], fontsize=8)
+
+    def show(ax, image):
+        lim = float(np.abs(image).max()) or 1.0
+        ax.imshow(image, cmap=cmap, vmin=-lim, vmax=lim)
+
+    _each_image(axes, images, titles, show, fontsize=8)
 
 
 # --- lecture 08: autoencoders --------------------------------------------------------------------------------
