@@ -361,17 +361,24 @@ def test_postgres_gradebook_and_two_dask_workers_one_killed_give_the_default_sco
                                cwd=course, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     from distributed import Client
 
-    killed = None
+    killed, seen = None, {}  # seen: the task worker-a is on -> when it was first seen there
     with Client(address, timeout=30) as client:
         deadline = time.monotonic() + 120
         while killed is None and time.monotonic() < deadline:
-            busy = {addr: keys for addr, keys in client.processing().items() if keys}
             names = {addr: w["name"] for addr, w in client.scheduler_info(n_workers=-1)["workers"].items()}
-            for addr, keys in busy.items():
-                if names.get(addr) == "worker-a":
-                    time.sleep(1.0)  # mid-task: its kernel is running
+            addr = next((a for a, name in names.items() if name == "worker-a"), None)
+            keys = client.processing().get(addr, ()) if addr else ()
+            # a task that worker-a has been running for a second (its kernel is running), not the broken
+            # notebook (it fails at once, and by design): kill the worker in the middle of it
+            current = [str(k).split("-")[2] for k in keys if "-broken-" not in str(k)]
+            if len(keys) != 1 or not current:
+                seen = {}
+            else:
+                since = seen.get(current[0], time.monotonic())
+                seen = {current[0]: since}
+                if time.monotonic() - since >= 1.0:
                     procs["worker-a"].send_signal(signal.SIGKILL)
-                    killed, victim = addr, str(keys[0]).split("-")[2]
+                    killed, victim = addr, current[0]
             time.sleep(0.1)
     assert killed, "worker-a never got a submission to grade"
     out, err = grading.communicate(timeout=600)
