@@ -416,6 +416,7 @@ def attacked(tmp_path_factory, submissions):
         write(student, submissions.fill_answers(release, solutions))
     source_sums, submitted_sums = checksums(course / "solutions"), checksums(submitted)
 
+    cgroups_before = sandbox_cgroups()  # what other runs on this machine may have left is not this run's
     grading = time.perf_counter()
     proc = nbgrader(course, "autograde", "ps1", *config_limits, check=False, timeout=900)
     grading = time.perf_counter() - grading
@@ -426,6 +427,7 @@ def attacked(tmp_path_factory, submissions):
     thread.join()
     listener.close()
     return dict(course=course, proc=proc, before=before, feedback_before=feedback_before, received=received,
+                cgroups_before=cgroups_before,
                 source_sums=source_sums, submitted_sums=submitted_sums, grading_seconds=grading,
                 hidden=hidden, solution_lines=solution_lines, seconds=time.perf_counter() - start)
 
@@ -508,8 +510,11 @@ def test_nothing_left_the_sandbox_and_nothing_is_left_running(attacked):
     assert attacked["received"] == []  # the listener on 127.0.0.1 got nothing
     leftover = subprocess.run(["ps", "-eo", "pid,uid,args"], capture_output=True, text=True).stdout.splitlines()
     assert not [line for line in leftover if "dlcourse-grade-" in line or line.split()[1:2] == ["65534"]]
-    for controller in ("pids", "memory"):
-        assert not list(Path("/sys/fs/cgroup", controller).glob("dlcourse-grade-*"))
+    assert not sandbox_cgroups() - attacked["cgroups_before"]  # every sandbox of this run removed its cgroups
+
+
+def sandbox_cgroups() -> set[Path]:
+    return {g for controller in ("pids", "memory") for g in Path("/sys/fs/cgroup", controller).glob("dlcourse-grade-*")}
 
 
 def test_the_feedback_and_the_notebook_stay_small_after_a_huge_output(attacked):
