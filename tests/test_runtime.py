@@ -101,3 +101,18 @@ def test_setup_computes_on_one_thread_in_fast_mode_only(monkeypatch):
         assert torch.get_num_threads() == 2  # full size keeps what torch chose
     finally:
         torch.set_num_threads(before)
+
+
+def test_torch_seeded_draws_from_the_seed_and_leaves_the_callers_state():
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with runtime.torch_seeded(7):
+        a = torch.rand(4)
+    with runtime.torch_seeded(7, device="cpu"):
+        b = torch.rand(4)
+    assert torch.equal(a, b)  # the same seed, the same draws
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's stream went on as if nothing happened
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        with runtime.torch_seeded(-1):
+            pass

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _reference, _validate
+from . import _reference, _validate, runtime
 from ._reference import reference
 
 _reference.reference_module(__name__)
@@ -119,7 +119,6 @@ def build_autoencoder(d: int, code: int, hidden=(), activation: str = "relu", ou
     hidden layer and ``output="identity"`` is the linear autoencoder. Initialised from ``seed`` (``None``: from
     torch's generator as it is).
     """
-    import torch
     from torch import nn
 
     d, code = _validate.as_int(d, "d"), _validate.as_int(code, "code")
@@ -147,8 +146,7 @@ def build_autoencoder(d: int, code: int, hidden=(), activation: str = "relu", ou
 
     if seed is None:
         return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_validate.as_int(seed, "seed", minimum=0))
+    with runtime.torch_seeded(seed):
         return build()
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import _reference
+from . import _reference, _validate, runtime
 
 _reference.reference_module(__name__)  # a graded model builder may not call these
 
@@ -43,19 +43,11 @@ KINDS = ("plain", "bn", "resnet")
 INITS = ("default", "he")
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _seeded(build, seed):
     """Call ``build()`` with torch's CPU generator set to ``seed`` (restored afterwards); ``seed=None``: as is."""
     if seed is None:
         return build()
-    seed = _check_int(seed, "seed", minimum=0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with runtime.torch_seeded(seed):
         return build()
 
 
@@ -76,11 +68,11 @@ class LeNet(nn.Module):
     def __init__(self, in_size: int = 28, n_classes: int = 10, in_channels: int = 1, channels=(6, 16),
                  hidden=(120, 84), activation: str = "relu"):
         super().__init__()
-        in_size = _check_int(in_size, "in_size", minimum=4)
-        n_classes = _check_int(n_classes, "n_classes", minimum=2)
-        in_channels = _check_int(in_channels, "in_channels")
-        c1, c2 = (_check_int(c, "channels") for c in channels)
-        h1, h2 = (_check_int(h, "hidden") for h in hidden)
+        in_size = _validate.as_int(in_size, "in_size", minimum=4)
+        n_classes = _validate.as_int(n_classes, "n_classes", minimum=2)
+        in_channels = _validate.as_int(in_channels, "in_channels")
+        c1, c2 = (_validate.as_int(c, "channels") for c in channels)
+        h1, h2 = (_validate.as_int(h, "hidden") for h in hidden)
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
         if activation not in acts:
             raise ValueError(f"activation must be one of {sorted(acts)}, got {activation!r}")
@@ -135,8 +127,8 @@ class DeepCNN(nn.Module):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        depth = _check_int(depth, "depth")
-        width = _check_int(width, "width")
+        depth = _validate.as_int(depth, "depth")
+        width = _validate.as_int(width, "width")
         if kind == "resnet" and depth % 2:
             raise ValueError(f"a residual body has pairs of convolutions: depth must be even, got {depth}")
         self.kind, self.depth, self.width = kind, depth, width
@@ -148,14 +140,14 @@ class DeepCNN(nn.Module):
                 layers.append(("bn", nn.BatchNorm2d(width)))
             return nn.Sequential(OrderedDict(layers + [("act", nn.ReLU())]))
 
-        self.stem = conv_unit(_check_int(in_channels, "in_channels"))
+        self.stem = conv_unit(_validate.as_int(in_channels, "in_channels"))
         if kind == "resnet":
             blocks = [(f"block{i + 1}", ResidualBlock(width)) for i in range(depth // 2)]
         else:
             blocks = [(f"layer{i + 1}", conv_unit(width)) for i in range(depth)]
         self.body = nn.Sequential(OrderedDict(blocks))
         self.head = nn.Sequential(OrderedDict([("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-                                               ("fc", nn.Linear(width, _check_int(n_classes, "n_classes", 2)))]))
+                                               ("fc", nn.Linear(width, _validate.as_int(n_classes, "n_classes", 2)))]))
 
     def forward(self, x):
         return self.head(self.body(self.stem(x)))

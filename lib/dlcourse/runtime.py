@@ -16,9 +16,11 @@ A lecture starts with ``cfg = runtime.setup(seed=0)``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -50,15 +52,19 @@ def pick(fast: T, full: T) -> T:
     return full if is_full() else fast
 
 
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python's ``random``, numpy's global state and (if imported) torch; return a fresh numpy Generator.
 
     torch is seeded only when it has been imported, so numpy-only notebooks stay fast to start;
     import torch before calling this in a torch notebook (``setup`` does).
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = _check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch = sys.modules.get("torch")
@@ -67,6 +73,20 @@ def seed_everything(seed: int) -> np.random.Generator:
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(seed)
     return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def torch_seeded(seed: int, device=None) -> Iterator[None]:
+    """Run the block with torch's global generator seeded from ``seed`` (and the GPU's, when ``device`` is a CUDA
+    device), inside a fork of it: what the block draws (initial weights, dropout, noise) depends on ``seed``
+    only, and the caller's random state is as it was afterwards."""
+    import torch
+
+    seed = _check_seed(seed)
+    devices = [device.index or 0] if device is not None and torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def device_name() -> str:

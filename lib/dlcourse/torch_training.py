@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _reference, progress, runtime
+from . import _reference, _validate, progress, runtime
 
 _reference.reference_module(__name__)  # a graded training function may not call this loop
 
@@ -119,20 +119,6 @@ def make_optimizer(model, optimizer: str = "adam", lr: float = 1e-3, weight_deca
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _fork_rng(device):
-    """A fork of torch's global generator(s): the CPU one, and the GPU's when training there."""
-    import torch
-
-    devices = [device.index or 0] if device.type == "cuda" else []
-    return torch.random.fork_rng(devices=devices)
-
-
 def fit(model, X, y=None, *, epochs: int = 5, batch_size: int = 64, optimizer="adam", lr: float = 1e-3,
         weight_decay: float = 0.0, momentum: float = 0.9, loss=None, val=None, seed: int = 0, device=None,
         corrupt: Callable | None = None, title: str | None = "training",
@@ -147,9 +133,9 @@ def fit(model, X, y=None, *, epochs: int = 5, batch_size: int = 64, optimizer="a
     """
     import torch
 
-    epochs = _check_int(epochs, "epochs", minimum=0)
-    batch_size = _check_int(batch_size, "batch_size")
-    seed = _check_int(seed, "seed", minimum=0)
+    epochs = _validate.as_int(epochs, "epochs", minimum=0)
+    batch_size = _validate.as_int(batch_size, "batch_size")
+    seed = _validate.as_int(seed, "seed", minimum=0)
     device = _device(device)
     classify = y is not None
     X = _inputs(X, device)
@@ -172,8 +158,7 @@ def fit(model, X, y=None, *, epochs: int = 5, batch_size: int = 64, optimizer="a
     hist: dict = {k: [] for k in keys}
     hist["device"] = str(device)
     live_display = progress.LiveLoss(total=max(epochs, 1), title=title) if title else contextlib.nullcontext()
-    with _fork_rng(device), live_display as live:
-        torch.manual_seed(seed)
+    with runtime.torch_seeded(seed, device), live_display as live:
         for epoch in range(epochs):
             start = time.perf_counter()
             model.train()
@@ -246,7 +231,7 @@ def outputs(model, X, batch_size: int = EVAL_BATCH) -> np.ndarray:
     """
     import torch
 
-    batch_size = _check_int(batch_size, "batch_size")
+    batch_size = _validate.as_int(batch_size, "batch_size")
     X = _inputs(X, _model_device(model))
     was_training = model.training
     model.eval()
@@ -281,7 +266,7 @@ def confusion_matrix(model, X, y, n_classes: int | None = None, batch_size: int 
     y = np.asarray(y)
     if y.shape != (len(scores),):
         raise ValueError(f"y must be a vector of {len(scores)} labels, got shape {y.shape}")
-    k = scores.shape[1] if n_classes is None else _check_int(n_classes, "n_classes")
+    k = scores.shape[1] if n_classes is None else _validate.as_int(n_classes, "n_classes")
     if y.min() < 0 or y.max() >= k:
         raise ValueError(f"labels must lie in 0..{k - 1}, got {y.min()}..{y.max()}")
     C = np.zeros((k, k), dtype=np.int64)

@@ -9,6 +9,8 @@ it adds; ``train_denoising_ae`` by what its reconstructions achieve on held-out 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import autoencoders, data, subspaces
@@ -228,9 +230,11 @@ def check_corrupt(corrupt, seed: int = 0) -> None:
 # --- Question 6: a denoising autoencoder in torch ------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=2)
 def denoising_data(n_train: int = 3000, n_test: int = 500):
     """The images ps5 trains and judges on: ``X_train`` (n_train, 784) from Fashion-MNIST's training set and
-    ``X_test`` (n_test, 784) from its test set, float32 in [0, 1]."""
+    ``X_test`` (n_test, 784) from its test set, float32 in [0, 1]. Read once per grading process (the visible and
+    the hidden test share them; the student's function gets copies)."""
     X_train, _ = data.load_fashion_mnist("train")
     X_test, _ = data.load_fashion_mnist("test")
     return X_train[:n_train].reshape(n_train, -1), X_test[:n_test].reshape(n_test, -1)
