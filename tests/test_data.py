@@ -231,3 +231,34 @@ def test_real_fashion_mnist_from_the_debian_package(monkeypatch, tmp_path):
     assert X.shape == (10000, 28, 28) and y.shape == (10000,)
     assert np.bincount(y).tolist() == [1000] * 10
     assert 0.0 <= X.min() and X.max() <= 1.0
+
+
+# --- the ring of Gaussians (lecture 09, ps6) -----------------------------------------------------------------
+
+
+def test_ring_of_gaussians_spreads_its_samples_over_the_modes():
+    X, centres = data.ring_of_gaussians(8000, modes=8, radius=2.0, std=0.02, rng=0)
+    assert X.shape == (8000, 2) and X.dtype == np.float64 and centres.shape == (8, 2)
+    np.testing.assert_allclose(np.linalg.norm(centres, axis=1), 2.0)
+    np.testing.assert_allclose(centres[0], [2.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(centres, data.ring_centres(8, 2.0))
+    nearest = np.argmin(np.linalg.norm(X[:, None] - centres[None], axis=2), axis=1)
+    counts = np.bincount(nearest, minlength=8)
+    assert np.all(np.abs(counts / 8000 - 1 / 8) < 0.015)              # each mode about equally often
+    assert not np.all(nearest[:8] == np.arange(8))                     # in random order
+    offsets = X - centres[nearest]
+    assert np.std(offsets) == pytest.approx(0.02, rel=0.03) and np.abs(offsets.mean(axis=0)).max() < 0.002
+    np.testing.assert_array_equal(X, data.ring_of_gaussians(8000, rng=0)[0])
+    assert not np.array_equal(X, data.ring_of_gaussians(8000, rng=1)[0])
+    np.testing.assert_allclose(data.ring_centres(4, 1.0), [[1, 0], [0, 1], [-1, 0], [0, -1]], atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n=0), "n must be >= 1"),
+    (dict(modes=0), "modes must be >= 1"),
+    (dict(radius=-1.0), "radius must be > 0"),
+    (dict(std=0.0), "std must be > 0"),
+])
+def test_ring_of_gaussians_rejects_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.ring_of_gaussians(**{"n": 10, **kwargs})

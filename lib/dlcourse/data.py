@@ -1,7 +1,7 @@
 """Data sets for the course: all offline, all seeded.
 
 * toy 2-D problems: two Gaussian classes (shared or different covariances), moons, XOR, a disc inside a
-  ring, two spirals, separable data with a margin;
+  ring, two spirals, separable data with a margin, and (unlabelled, for GANs) a ring of Gaussians;
 * scikit-learn's bundled 8x8 digits, with one fixed held-out split that every assignment uses;
 * Fashion-MNIST, found locally or downloaded once into a cache with a sha256 check.
 """
@@ -143,6 +143,31 @@ def separable(n: int, d: int = 2, margin: float = 0.1, rng=0):
         if n == 1 or len(np.unique(y)) == 2:
             return X, y, w_true
     raise ValueError(f"could not draw {n} points at distance >= {margin} from the boundary; use a smaller margin")
+
+
+def ring_centres(modes: int = 8, radius: float = 2.0) -> np.ndarray:
+    """The ``modes`` points (modes, 2) evenly spaced on the circle of ``radius`` around the origin, the first one
+    on the positive x1 axis: (r cos 2πk/modes, r sin 2πk/modes) for k = 0, ..., modes - 1."""
+    modes = _validate.as_int(modes, "modes")
+    radius = _validate.as_positive_float(radius, "radius")
+    angle = 2 * np.pi * np.arange(modes) / modes
+    return radius * np.c_[np.cos(angle), np.sin(angle)]
+
+
+def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.02, rng=0):
+    """``n`` points from an equal mixture of ``modes`` isotropic Gaussians of standard deviation ``std`` centred on
+    a ring (:func:`ring_centres`): the classic test of mode collapse in GANs (Metz et al. 2016).
+
+    Each point picks its mode uniformly at random (independently, as samples from the mixture do), then adds
+    N(0, std^2) noise to each coordinate. Returns ``(X, centres)``: ``X`` (n, 2) float64 and ``centres``
+    (modes, 2). No labels: a generative model sees only X.
+    """
+    n = _validate.as_int(n, "n")
+    std = _validate.as_positive_float(std, "std")
+    centres = ring_centres(modes, radius)
+    rng = _validate.as_rng(rng)
+    which = rng.integers(0, len(centres), size=n)
+    return centres[which] + std * rng.standard_normal((n, 2)), centres
 
 
 # ---------------------------------------------------------------------------------------------------------
