@@ -25,3 +25,17 @@ def test_not_a_distribution_is_rejected():
         I.entropy([0.5, 0.6])
     with pytest.raises(ValueError, match="non-negative"):
         I.entropy([1.5, -0.5])
+
+
+def test_jensen_shannon_is_symmetric_bounded_and_matches_scipy():
+    from scipy.spatial.distance import jensenshannon
+
+    rng = np.random.default_rng(1)
+    p, q = rng.dirichlet(np.ones(7)), rng.dirichlet(np.ones(7))
+    assert I.jensen_shannon(p, q) == pytest.approx(jensenshannon(p, q) ** 2)   # scipy gives the square root
+    assert I.jensen_shannon(p, q) == pytest.approx(I.jensen_shannon(q, p))
+    assert I.jensen_shannon(p, p) == pytest.approx(0.0, abs=1e-12)
+    assert I.jensen_shannon([1.0, 0.0], [0.0, 1.0]) == pytest.approx(np.log(2))    # disjoint supports: the maximum
+    assert 0 < I.jensen_shannon([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]) < np.log(2)
+    with pytest.raises(ValueError, match="sum to 1"):
+        I.jensen_shannon([0.5, 0.6], [0.5, 0.5])

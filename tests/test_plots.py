@@ -316,3 +316,83 @@ def test_denoising_grid_shows_three_rows_on_one_scale_and_returns_the_errors():
     with pytest.raises(ValueError, match="same number of images"):
         plots.denoising_grid(axes, clean, noisy[:1], restored, shape=(2, 2))
     plt.close(fig)
+
+
+# --- lecture 09: GANs --------------------------------------------------------------------------------------------
+
+
+def test_tile_images_lays_out_rows_with_gaps():
+    images = np.arange(5 * 2 * 3, dtype=float).reshape(5, 1, 2, 3)     # (n, 1, h, w) as a generator returns
+    tiled = plots.tile_images(images, ncols=2, gap=1)
+    assert tiled.shape == (3 * 3 - 1, 2 * 4 - 1)
+    np.testing.assert_array_equal(tiled[0:2, 4:7], images[1, 0])         # second image: first row, second cell
+    np.testing.assert_array_equal(tiled[6:8, 0:3], images[4, 0])         # fifth image: third row
+    assert np.isnan(tiled[2]).all() and np.isnan(tiled[6:8, 4:7]).all()   # gaps and the spare cell
+    assert plots.tile_images(images[:2, 0], ncols=8).shape == (2, 7)      # fewer images than columns
+    with pytest.raises(ValueError, match=r"\(n, h, w\)"):
+        plots.tile_images(np.zeros((2, 3, 4, 4)))
+
+
+def test_sample_grid_shows_one_image_on_a_fixed_scale():
+    fig, ax = plt.subplots()
+    plots.sample_grid(ax, -np.ones((6, 4, 4)), ncols=3, title="samples")
+    assert len(ax.images) == 1 and ax.images[0].get_clim() == (-1.0, 1.0) and ax.get_title() == "samples"
+    assert ax.images[0].get_array().shape == (9, 14)
+    with pytest.raises(ValueError, match="low < high"):
+        plots.sample_grid(ax, np.zeros((2, 4, 4)), value_range=(1, 0))
+    plt.close(fig)
+
+
+def test_ring_samples_draws_the_modes_and_scores_the_samples():
+    from dlcourse import data
+
+    X, centres = data.ring_of_gaussians(800, std=0.05, rng=0)
+    fig, ax = plt.subplots()
+    score = plots.ring_samples(ax, X, centres, 0.05)
+    assert score.covered == 8 and "8/8 modes" in ax.get_title()
+    assert len(ax.patches) == 8 and ax.patches[0].get_radius() == pytest.approx(0.15)   # the 3σ discs
+    assert ax.get_xlim() == (-3.0, 3.0)
+    fig, axes = plt.subplots(1, 3)
+    scores = plots.ring_snapshots(axes, {500: X, 0: centres[:1] + np.zeros((800, 2))}, centres, 0.05)
+    assert [s.covered for s in scores] == [1, 8]                         # in step order
+    assert axes[0].get_title().startswith("step 0: 1/8") and not axes[2].axison
+    with pytest.raises(ValueError, match="only 3 axes"):
+        plots.ring_snapshots(axes, {k: X for k in range(4)}, centres, 0.05)
+    plt.close("all")
+
+
+def test_discriminator_1d_draws_densities_and_d_star_on_a_second_axis():
+    from dlcourse import gans
+
+    x = np.linspace(-3, 3, 61)
+    p_data, p_g = gans.mixture_1d([-1.0], [0.5]).pdf(x), gans.mixture_1d([1.0], [0.5]).pdf(x)
+    fig, ax = plt.subplots()
+    bx = plots.discriminator_1d(ax, x, p_data, p_g, d_trained=np.full(61, 0.4))
+    d_star = bx.lines[0].get_ydata()
+    np.testing.assert_allclose(d_star, gans.optimal_discriminator(p_data, p_g))
+    assert d_star[30] == pytest.approx(0.5) and d_star[0] > 0.99 > 0.01 > d_star[-1]   # equal densities at 0
+    assert [ln.get_label() for ln in bx.lines[:2]] == ["D*(x)", "trained D(x)"] and bx.get_ylim() == (0, 1.05)
+    assert len(ax.get_legend().get_texts()) == 4
+    with pytest.raises(ValueError, match=r"p_g must have shape \(61,\)"):
+        plots.discriminator_1d(ax, x, p_data, p_g[:-1])
+    plt.close(fig)
+
+
+def test_energy_landscape_draws_minus_the_logit_and_pushes_samples_downhill():
+    import torch
+
+    from dlcourse import gans
+
+    D = gans.build_mlp_discriminator(2, hidden=(8,), seed=0)
+    with torch.no_grad():                                  # logit = -(x1 + 10): the energy is x1 + 10
+        for p in D.parameters():
+            p.zero_()
+        D[0].weight[0, 0], D[0].bias[0], D[2].weight[0, 0] = 1.0, 10.0, -1.0
+    fig, ax = plt.subplots()
+    filled = plots.energy_landscape(ax, D, np.zeros((5, 2)), np.ones((4, 2)), lim=2.0, n=11, arrows=3)
+    assert filled.levels.min() == pytest.approx(8.0, abs=0.1) and filled.levels.max() == pytest.approx(12.0, abs=0.1)
+    arrows = ax.collections[-1]
+    assert len(arrows.get_offsets()) == 3                  # at 3 of the generated samples
+    assert np.all(arrows.U < 0) and np.allclose(arrows.V, 0)   # downhill: towards smaller x1
+    assert ax.get_xlim() == (-2.0, 2.0) and "energy" in ax.get_title()
+    plt.close(fig)

@@ -260,3 +260,47 @@ def test_denoising_explorer_follows_the_noise_kind_and_level(monkeypatch):
     np.testing.assert_allclose(drawn[-1], X.astype(np.float32))
     with pytest.raises(ValueError, match="kinds of noise"):
         widgets.denoising_explorer({"blur": models["mask"]}, X, shape=(4, 4))
+
+
+def test_optimal_discriminator_explorer_prints_the_criterion_both_ways(monkeypatch, capsys):
+    from dlcourse import gans
+
+    matplotlib.use("Agg")
+    drawn = []
+    real = widgets.plots.discriminator_1d
+    monkeypatch.setattr(widgets.plots, "discriminator_1d",
+                        lambda ax, x, p_data, p_g, title=None: drawn.append(p_g) or real(ax, x, p_data, p_g,
+                                                                                          title=title))
+    p_data = gans.mixture_1d([0.5], [0.8])
+    x = np.linspace(-4, 4, 201)
+    box = widgets.optimal_discriminator_explorer(p_data, x=x, mean=-1.0, std=1.0)
+    mean_slider, std_slider = box.children[0].children
+    assert isinstance(mean_slider, ipywidgets.FloatSlider) and mean_slider.value == -1.0
+    capsys.readouterr()
+    mean_slider.value, std_slider.value = 0.5, 0.8                        # the generator becomes the data
+    np.testing.assert_allclose(drawn[-1], p_data.pdf(x))
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "V(D*, G) = -1.3863" in last and "2·JSD − log 4 = -1.3863" in last
+    mean_slider.value = 2.0
+    value = float(capsys.readouterr().out.split("V(D*, G) = ")[-1].split(";")[0])
+    assert value > -1.38
+    with pytest.raises(ValueError, match="Mixture1D"):
+        widgets.optimal_discriminator_explorer(np.zeros(3))
+
+
+def test_snapshot_explorer_shows_every_run_at_the_chosen_step(monkeypatch):
+    matplotlib.use("Agg")
+    drawn = []
+    real = widgets.plots.ring_samples
+    monkeypatch.setattr(widgets.plots, "ring_samples",
+                        lambda ax, samples, centres, std, lim=None: drawn.append(samples) or real(ax, samples, centres,
+                                                                                                  std, lim=lim))
+    X, centres = data.ring_of_gaussians(200, std=0.05, rng=0)
+    runs = {"covers": {0: X * 0, 100: X}, "collapses": {0: X * 0, 100: X[:1] + 0 * X}}
+    box = widgets.snapshot_explorer(runs, centres, 0.05)
+    slider = box.children[0]
+    assert isinstance(slider, ipywidgets.SelectionSlider) and list(slider.options) == [0, 100] and slider.value == 100
+    slider.value = 0
+    assert len(drawn) == 4 and drawn[-2] is runs["covers"][0] and drawn[-1] is runs["collapses"][0]
+    with pytest.raises(ValueError, match="same steps"):
+        widgets.snapshot_explorer({"a": {0: X}, "b": {1: X}}, centres, 0.05)

@@ -4,6 +4,9 @@ Distributions are arrays whose last axis sums to 1; results are in nats. With p 
 the data and q the model, distribution_cross_entropy(p, q) = entropy(p) + kl_divergence(p, q): maximising the
 likelihood (minimising the cross-entropy) is minimising the KL divergence from the data to the model, since
 entropy(p) does not depend on the model.
+
+The Jensen-Shannon divergence JSD(p, q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2 is symmetric,
+finite and at most log 2; it is what a GAN's generator minimises against the optimal discriminator (lecture 09).
 """
 
 from __future__ import annotations
@@ -44,3 +47,14 @@ def distribution_cross_entropy(p, q) -> np.ndarray:
 def kl_divergence(p, q) -> np.ndarray:
     """KL(p || q) = sum_k p_k log(p_k / q_k) = H(p, q) - H(p) >= 0, with equality iff p = q."""
     return distribution_cross_entropy(p, q) - entropy(p)
+
+
+def jensen_shannon(p, q) -> np.ndarray:
+    """JSD(p, q) = KL(p || m) / 2 + KL(q || m) / 2 with the mixture m = (p + q) / 2, over the last axis.
+
+    Symmetric, 0 iff p = q, and at most log 2 (reached when p and q have disjoint supports); finite even where
+    one of them is 0, since m > 0 wherever p or q is.
+    """
+    p, q = as_distribution(p, "p"), as_distribution(q, "q")
+    m = 0.5 * (p + q)
+    return 0.5 * kl_divergence(p, m) + 0.5 * kl_divergence(q, m)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _validate, convolution, linear
+from . import _numerics, _validate, convolution, gans, linear
 
 CLASS_COLORS = ("tab:blue", "tab:orange")
 
@@ -482,3 +482,136 @@ def denoising_grid(axes, clean, noisy, reconstructed, shape=(28, 28),
                 ax.set_title(f"mse {errors[row][col]:.3f}", fontsize=8)
         axes[row, 0].set_ylabel(row_titles[row], fontsize=9)
     return float(np.mean(errors[0])), float(np.mean(errors[1]))
+
+
+# --- lecture 09: generative adversarial networks ----------------------------------------------------------------
+
+
+def tile_images(images, ncols: int = 8, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Images (n, h, w) or (n, 1, h, w) tiled row by row into one array (rows (h + gap), columns (w + gap), less
+    the last gap), ``ncols`` per row; gaps and the spare cells of the last row hold ``fill``."""
+    images = _validate.as_float_array(images, "images")
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images must have shape (n, h, w) or (n, 1, h, w) with n >= 1, got {images.shape}")
+    ncols = min(_validate.as_int(ncols, "ncols"), len(images))
+    gap = _validate.as_int(gap, "gap", minimum=0)
+    n, h, w = images.shape
+    nrows = -(-n // ncols)
+    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), fill)
+    for k, image in enumerate(images):
+        r, c = divmod(k, ncols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = image
+    return out
+
+
+def sample_grid(ax, images, ncols: int = 8, value_range=(-1.0, 1.0), title: str | None = None) -> None:
+    """Generated images (n, h, w) or (n, 1, h, w) as one tiled grid (:func:`tile_images`), ``ncols`` per row, on
+    the fixed grey scale ``value_range`` (white = low, black = high, as the other image plots), without ticks."""
+    import matplotlib
+
+    lo, hi = (float(v) for v in value_range)
+    if not lo < hi:
+        raise ValueError(f"value_range must be (low, high) with low < high, got {tuple(value_range)}")
+    cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="white")
+    ax.imshow(tile_images(images, ncols), cmap=cmap, vmin=lo, vmax=hi)
+    ax.set(xticks=[], yticks=[], title=title or f"{len(images)} samples")
+
+
+def ring_samples(ax, samples, centres, std: float, lim: float | None = None, title: str | None = None,
+                 max_points: int = 2000) -> gans.ModeCoverage:
+    """2-D ``samples`` (n, 2) over a mixture of isotropic Gaussians (``centres`` (K, 2), standard deviation
+    ``std``): each mode's 3σ disc (where a sample counts as high quality) in grey, the centres as black crosses
+    and (at most ``max_points`` of) the samples as blue dots; the title gives :func:`dlcourse.gans.mode_coverage`.
+    Samples outside the square [-lim, lim]^2 (default: 1.5 times the largest |centre coordinate|) are not shown.
+    Returns the coverage."""
+    from matplotlib.patches import Circle
+
+    samples = _validate.as_matrix(samples, "samples", 2)
+    centres = _validate.as_matrix(centres, "centres", 2)
+    score = gans.mode_coverage(samples, centres, std)
+    lim = 1.5 * float(np.abs(centres).max()) if lim is None else _validate.as_positive_float(lim, "lim")
+    for k, c in enumerate(centres):
+        ax.add_patch(Circle(c, 3 * std, facecolor="0.8", edgecolor="0.5", lw=0.6, zorder=1,
+                            label="3σ around a mode" if k == 0 else None))
+    shown = samples[:max_points]
+    ax.scatter(shown[:, 0], shown[:, 1], s=3, alpha=0.5, color="tab:blue", zorder=2, label="generated")
+    ax.scatter(centres[:, 0], centres[:, 1], marker="x", s=25, color="k", zorder=3, label="mode centre")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$x_1$", ylabel="$x_2$",
+           title=title or f"{score.covered}/{len(centres)} modes, {score.high_quality:.0%} within 3σ")
+    ax.set_aspect("equal")
+    return score
+
+
+def ring_snapshots(axes, snapshots: dict, centres, std: float, lim: float | None = None) -> list[gans.ModeCoverage]:
+    """One :func:`ring_samples` panel per entry ``{step: samples (n, 2)}`` of ``snapshots`` (in step order), each
+    titled with its step and score; spare axes are left blank. Returns the coverage at each step."""
+    if not isinstance(snapshots, dict) or not snapshots:
+        raise ValueError("snapshots must be a non-empty dict {step: samples (n, 2)}")
+    axes = np.ravel(axes)
+    if len(snapshots) > len(axes):
+        raise ValueError(f"{len(snapshots)} snapshots but only {len(axes)} axes")
+    scores = []
+    for ax, step in zip(axes, sorted(snapshots)):
+        score = gans.mode_coverage(snapshots[step], centres, std)
+        ring_samples(ax, snapshots[step], centres, std, lim=lim,
+                     title=f"step {step}: {score.covered}/{len(score.counts)} modes, {score.high_quality:.0%} in 3σ")
+        ax.set(xlabel="", ylabel="")
+        scores.append(score)
+    for ax in axes[len(snapshots):]:
+        ax.axis("off")
+    return scores
+
+
+def discriminator_1d(ax, x, p_data, p_g, d_star=None, d_trained=None, title: str | None = None):
+    """The 1-D picture of the optimal discriminator: the densities ``p_data`` and ``p_g`` on the grid ``x`` (m,)
+    (filled, left axis) and, on a second y axis from 0 to 1 (returned), D*(x) (``d_star``, default
+    :func:`dlcourse.gans.optimal_discriminator` of the two) and a trained discriminator's D(x) (``d_trained``,
+    dashed) with the level 1/2 dotted: where D* crosses it the two densities are equal."""
+    x = _validate.as_vector(x, "x")
+    p_data, p_g = _validate.as_vector(p_data, "p_data", len(x)), _validate.as_vector(p_g, "p_g", len(x))
+    d_star = gans.optimal_discriminator(p_data, p_g) if d_star is None else _validate.as_vector(d_star, "d_star",
+                                                                                                len(x))
+    ax.fill_between(x, p_data, color="tab:blue", alpha=0.3, label="$p_{data}$")
+    ax.fill_between(x, p_g, color="tab:orange", alpha=0.3, label="$p_g$ (generator)")
+    ax.set(xlabel="x", ylabel="density", xlim=(x.min(), x.max()), ylim=(0, 1.15 * max(p_data.max(), p_g.max())),
+           title=title or "the optimal discriminator D* = p_data / (p_data + p_g)")
+    bx = ax.twinx()
+    bx.plot(x, d_star, color="k", lw=2, label="D*(x)")
+    if d_trained is not None:
+        bx.plot(x, _validate.as_vector(d_trained, "d_trained", len(x)), color="tab:red", ls="--", lw=1.5,
+                label="trained D(x)")
+    bx.axhline(0.5, color="0.5", ls=":", lw=1)
+    bx.set(ylim=(0, 1.05), ylabel="D(x): probability that x is real")
+    handles = [h for a in (ax, bx) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper left")
+    return bx
+
+
+def energy_landscape(ax, discriminator, data, fakes, lim: float = 3.0, n: int = 101, arrows: int = 40,
+                     title: str | None = None):
+    """The discriminator as an energy E(x) = -logit(x) over the square [-lim, lim]^2 (filled contours, low =
+    dark: what it takes for data), the ``data`` (n, 2) as black dots, the generator's samples ``fakes`` (m, 2) as
+    orange dots, and at ``arrows`` of them an arrow along -(1 - D) dE/dx, the way the non-saturating generator
+    loss moves them (:func:`dlcourse.gans.energy`; arrows scaled together, only their directions and relative
+    lengths mean something). Returns the contour set (for a colorbar)."""
+    data = _validate.as_matrix(data, "data", 2)
+    fakes = _validate.as_matrix(fakes, "fakes", 2)
+    xx, yy, pts = grid(lim, n)
+    e, _ = gans.energy(discriminator, pts.astype(np.float32))
+    e = e.reshape(xx.shape)
+    lo, hi = np.percentile(e, [1, 99])
+    filled = ax.contourf(xx, yy, np.clip(e, lo, hi), levels=20, cmap="viridis")
+    ax.scatter(data[:, 0], data[:, 1], s=2, color="k", alpha=0.4, label="data")
+    ax.scatter(fakes[:, 0], fakes[:, 1], s=4, color="tab:orange", alpha=0.7, label="generated")
+    if arrows:
+        shown = fakes[:_validate.as_int(arrows, "arrows")]
+        e_f, grad = gans.energy(discriminator, shown.astype(np.float32))
+        push = -(1.0 - _numerics.sigmoid(-e_f))[:, None] * grad
+        ax.quiver(shown[:, 0], shown[:, 1], push[:, 0], push[:, 1], color="white", angles="xy", width=0.004,
+                  label="generator's step")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$x_1$", ylabel="$x_2$",
+           title=title or "energy E(x) = −logit D(x): low on data")
+    ax.set_aspect("equal")
+    return filled

@@ -1,7 +1,7 @@
 """Interactive sliders for the lectures, and the drawers they redraw.
 
 The rule: what a slider shows is computed by a plain function that lives with its concept (``linear``,
-``perceptron``, ``landscapes``, ``approximation``, ``training``, ``autodiff``) and is unit-tested there; a
+``perceptron``, ``landscapes``, ``approximation``, ``training``, ``autodiff``, ``gans``) and is unit-tested there; a
 builder here only wires sliders to it and redraws a figure with a ``show_*`` drawer (which lectures also
 call directly for their static figures). Builders are in lecture order.
 """
@@ -460,3 +460,77 @@ def denoising_explorer(models: dict, X, shape=(28, 28), level: float = 0.3, max_
 
     out = W.interactive_output(redraw, {"kind": kind_menu, "level": level_slider})
     return W.VBox([W.HBox([kind_menu, level_slider]), out])
+
+
+# --- lecture 09: the optimal discriminator on a line, and GAN training snapshots --------------------------------
+
+
+def optimal_discriminator_explorer(p_data, x=None, mean: float = 0.0, std: float = 1.2):
+    """Sliders for the mean and standard deviation of a Gaussian generator p_g against the data density
+    ``p_data`` (a :class:`dlcourse.gans.Mixture1D`), on the grid ``x`` (default 1,001 points on [-5, 5]).
+
+    Each change redraws both densities and the optimal discriminator D* (:func:`dlcourse.plots.discriminator_1d`)
+    and prints the generator's criterion against D*, computed both ways (:func:`dlcourse.gans.criterion_at_optimum`):
+    V(D*, G) and 2 JSD - log 4, which reach their minimum -log 4 only when p_g = p_data.
+    """
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from . import gans
+
+    if not isinstance(p_data, gans.Mixture1D):
+        raise ValueError(f"p_data must be a dlcourse.gans.Mixture1D (see gans.mixture_1d), got {type(p_data).__name__}")
+    x = np.linspace(-5.0, 5.0, 1001) if x is None else _validate.as_vector(x, "x")
+    data_density = p_data.pdf(x)
+
+    def slider(value, lo, hi, step, label):
+        return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=label, continuous_update=False,
+                             readout_format=".2f", style={"description_width": "7em"})
+
+    sliders = {"mean": slider(mean, -3.0, 3.0, 0.05, "generator mean"),
+               "std": slider(std, 0.1, 2.5, 0.05, "generator std")}
+
+    def redraw(mean, std):
+        g_density = gans.mixture_1d([mean], [std]).pdf(x)
+        value, jsd = gans.criterion_at_optimum(data_density, g_density)
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        plots.discriminator_1d(ax, x, data_density, g_density,
+                               title=f"generator N({mean:.2f}, {std:.2f}²): JSD = {jsd:.4f}")
+        fig.tight_layout()
+        plt.show()
+        print(f"V(D*, G) = {value:.4f};  2·JSD − log 4 = {2 * jsd - np.log(4):.4f};  minimum −log 4 = "
+              f"{-np.log(4):.4f}")
+
+    out = W.interactive_output(redraw, sliders)
+    return W.VBox([W.HBox(list(sliders.values())), out])
+
+
+def snapshot_explorer(runs: dict, centres, std: float, lim: float | None = None):
+    """A step slider over the samples recorded while GANs trained on a mixture (the ring of Gaussians).
+
+    ``runs`` maps a run's name to its snapshots ``{step: samples (n, 2)}`` (the ``"snapshots"`` of
+    :func:`dlcourse.gans.train_gan`; every run recorded at the same steps); the panels, one per run, show the
+    samples at the chosen step with their score (:func:`dlcourse.plots.ring_samples`).
+    """
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    if not isinstance(runs, dict) or not runs or not all(isinstance(v, dict) and v for v in runs.values()):
+        raise ValueError("runs must be a non-empty dict {run name: {step: samples (n, 2)}}")
+    steps = sorted(next(iter(runs.values())))
+    if any(sorted(v) != steps for v in runs.values()):
+        raise ValueError("every run must have snapshots at the same steps")
+    slider = W.SelectionSlider(options=steps, value=steps[-1], description="step", continuous_update=False,
+                               style={"description_width": "5em"})
+
+    def redraw(step):
+        fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.6), squeeze=False)
+        for ax, (name, snaps) in zip(axes[0], runs.items()):
+            score = plots.ring_samples(ax, snaps[step], centres, std, lim=lim)
+            ax.set_title(f"{name}, step {step}: {score.covered}/{len(score.counts)} modes, "
+                         f"{score.high_quality:.0%} in 3σ", fontsize=9)
+        fig.tight_layout()
+        plt.show()
+
+    out = W.interactive_output(redraw, {"step": slider})
+    return W.VBox([slider, out])
