@@ -21,6 +21,18 @@ and at D* the generator's criterion is V(D*, G) = 2 JSD(p_data, p_g) - log 4.
 
 :func:`mode_coverage` scores samples of a mixture such as :func:`dlcourse.data.ring_of_gaussians`: how many of its
 modes a generator reaches, and how many of its samples land near a mode.
+
+Around them, for lecture 09:
+
+    G, D = gans.build_mlp_generator(latent_dim=8), gans.build_mlp_discriminator(2)       # 2-D toy data
+    G, D = gans.build_dcgan_generator(latent_dim=64, width=32), gans.build_dcgan_discriminator(width=32)  # 28x28
+    hist = gans.train_gan(G, D, X, steps=2000, snapshot_at=(0, 1000, 2000))   # {"d loss": [...], "g loss": [...], ...}
+    images = gans.sample(G, gans.latents(64, G.latent_dim, seed=1))
+
+the 1-D example of the optimal discriminator (:class:`Mixture1D`, :func:`fit_discriminator`, :func:`discriminate`,
+:func:`value_function`, :func:`criterion_at_optimum`), the gradients of the two generator losses
+(:func:`generator_gradients`), the discriminator read as an energy (:func:`energy`), and walks in the latent space
+(:func:`interpolate_latents`, :func:`latent_arithmetic`). torch is imported by the functions that need it.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _reference, _validate
+from . import _numerics, _reference, _validate, information, linear, progress, runtime, torch_training
 from ._reference import reference
 
 _reference.reference_module(__name__)
@@ -162,10 +174,8 @@ def mode_coverage(samples, centres, std: float, min_share: float = 0.01, batch: 
 
 # --- the networks -------------------------------------------------------------------------------------------
 
-IMAGE_SIZE = 28
-
-
-def _mlp(widths, last_activation=None):
+def _mlp(widths) -> list:
+    """Linear layers through ``widths`` with a ReLU between consecutive ones (none after the last)."""
     from torch import nn
 
     layers = []
@@ -173,14 +183,11 @@ def _mlp(widths, last_activation=None):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
             layers.append(nn.ReLU())
-    if last_activation is not None:
-        layers.append(last_activation)
     return layers
 
 
 def _seeded(build, seed):
-    from . import runtime
-
+    """``build()`` with torch's generator seeded from ``seed`` (restored afterwards); ``seed=None``: as is."""
     if seed is None:
         return build()
     with runtime.torch_seeded(seed):
@@ -308,8 +315,6 @@ def latents(n: int, latent_dim: int, seed: int = 0) -> np.ndarray:
 def sample(generator, z) -> np.ndarray:
     """``generator(z)`` as a float32 numpy array, in evaluation mode (batch norm on its running statistics), no
     gradient; ``z`` (n, latent_dim) an array or tensor."""
-    from . import torch_training
-
     return torch_training.outputs(generator, z)
 
 
@@ -341,8 +346,6 @@ def train_gan(generator, discriminator, X, *, steps: int, batch_size: int = 64, 
     import time
 
     import torch
-
-    from . import progress, runtime, torch_training
 
     steps = _validate.as_int(steps, "steps", minimum=0)
     batch_size = _validate.as_int(batch_size, "batch_size")
@@ -461,8 +464,6 @@ class Mixture1D:
 
     def pdf(self, x) -> np.ndarray:
         """The density at each point of ``x`` (any shape), float64 of the same shape."""
-        from . import linear
-
         x = _validate.as_float_array(x, "x")
         col = x.reshape(-1, 1)
         total = sum(w * np.exp(linear.gaussian_log_density(col, [m], [[s * s]]))
@@ -502,8 +503,6 @@ def value_function(p_data, p_g, d, dx: float = 1.0) -> float:
     At D = D* (:func:`optimal_discriminator`) and with masses that sum to 1, V = 2 JSD(p_data, p_g) - log 4
     (:func:`dlcourse.information.jensen_shannon`).
     """
-    from . import _numerics
-
     p_data = _validate.as_float_array(p_data, "p_data")
     p_g = _validate.as_float_array(p_g, "p_g")
     d = _validate.as_float_array(d, "d")
@@ -525,8 +524,6 @@ def criterion_at_optimum(p_data, p_g) -> tuple[float, float]:
     :func:`optimal_discriminator`, V is :func:`value_function` with dx = 1 and the JSD is
     :func:`dlcourse.information.jensen_shannon`; Goodfellow et al.'s identity says V(D*, G) = 2 JSD - log 4.
     """
-    from . import information
-
     p_data = _validate.as_vector(p_data, "p_data")
     p_g = _validate.as_vector(p_g, "p_g", len(p_data))
     if np.any(p_data < 0) or np.any(p_g < 0) or not (p_data.sum() > 0 and p_g.sum() > 0):
@@ -538,8 +535,6 @@ def criterion_at_optimum(p_data, p_g) -> tuple[float, float]:
 
 def discriminate(discriminator, x) -> np.ndarray:
     """D(x) = sigmoid(logit) of a discriminator for the rows of ``x`` (n, ...), float64 (n,), in evaluation mode."""
-    from . import _numerics, torch_training
-
     logits = torch_training.outputs(discriminator, x).astype(np.float64)
     return _numerics.sigmoid(logits.reshape(len(logits)))
 
@@ -554,8 +549,6 @@ def fit_discriminator(discriminator, X_real, X_fake, *, steps: int, batch_size: 
     import contextlib
 
     import torch
-
-    from . import progress, runtime, torch_training
 
     steps = _validate.as_int(steps, "steps")
     batch_size = _validate.as_int(batch_size, "batch_size")
@@ -601,8 +594,6 @@ def energy(discriminator, x) -> tuple[np.ndarray, np.ndarray]:
     in energy, and fastest where D rejects the sample.
     """
     import torch
-
-    from . import torch_training
 
     first = next(iter(discriminator.parameters()), None)
     dtype = first.dtype if first is not None else torch.float32
