@@ -54,6 +54,14 @@ def _is_callable(value) -> bool:
     return value._callable if isinstance(value, RemoteObject) else callable(value)
 
 
+def _has(value, name: str) -> bool:
+    try:
+        getattr(value, name)
+    except AttributeError:
+        return False
+    return True
+
+
 def _words(value) -> str:
     if value is None:
         return "None (a missing `return`?)"
@@ -82,7 +90,7 @@ def _logit_cases(rng: np.random.Generator, n_random: int, two: bool) -> list[Cas
         ]
     else:
         cases = [
-            Case((t([0.0]),), "fake_logits = [0] (by hand: log 2)"),
+            Case((t([0.0, 2.0]),), "fake_logits = [0, 2] (by hand: (log 2 + log(1 + e^-2)) / 2 = 0.41)"),
             Case((t([-LARGE, LARGE, 1.5]),), f"logits of +-{LARGE:g} (float64)"),
             Case((t([[-LARGE], [LARGE]], torch.float32),), f"float32 logits of shape (2, 1) at +-{LARGE:g}"),
             Case((t(rng.normal(scale=4.0, size=(9, 1))),), "9 random logits of shape (9, 1)"),
@@ -129,6 +137,29 @@ def _scalar_tensor_problem(value) -> str | None:
     return None
 
 
+def _the_one_that_matches(got: float, candidates: list[tuple[float, str]], right: float) -> str | None:
+    """The message of the one typical mistake whose value ``got`` is (None when none, or several, match, or when
+    the mistake gives the right value on this input)."""
+    tol = 1e-5 * max(1.0, abs(got))
+    found = [message for value, message in candidates if abs(got - value) < tol and abs(value - right) >= tol]
+    return found[0] if len(found) == 1 else None
+
+
+def _at_kinks(logits, expected, got):
+    """The expected gradient, with the student's own value where a logit is exactly 0: a softplus written by hand
+    (max(a, 0) + log1p(exp(-|a|))) is exact there, but autograd picks a one-sided derivative of max and |a|."""
+    import torch
+
+    if not _is_tensor_like(got) or tuple(np.shape(as_plain(got))) != tuple(expected.shape):
+        return expected
+    return torch.where(logits == 0, torch.as_tensor(as_plain(got), dtype=expected.dtype), expected)
+
+
+def _is_tensor_like(value) -> bool:
+    plain = as_plain(value)
+    return isinstance(plain, np.ndarray) and plain.dtype.kind == "f"
+
+
 def _check_loss(student, reference, cases: list[Case], names: tuple[str, ...], name: str,
                 hint) -> None:
     import torch
@@ -140,10 +171,11 @@ def _check_loss(student, reference, cases: list[Case], names: tuple[str, ...], n
             return problem
         low = any(x.dtype == torch.float32 for x in case.args)
         rtol, atol = (1e-5, 1e-6) if low else (1e-8, 1e-10)
-        expected = reference(*case.args)
+        expected = float(reference(*case.args))
         wrong = compare_value(expected, value, "the loss", rtol, atol)
         if wrong:
-            extra = hint(case, float(as_plain(value)))
+            got = float(as_plain(value))
+            extra = hint(case, got) or _stability_hint(case, got, expected)
             return [wrong] + ([extra] if extra else [])
         if isinstance(grads, str):
             return (f"the loss has the right value but torch cannot differentiate it ({grads}): compute it with "
@@ -151,8 +183,8 @@ def _check_loss(student, reference, cases: list[Case], names: tuple[str, ...], n
         expected_grads = torch.func.grad(reference, argnums=tuple(range(len(names))))(*case.args)
         if not isinstance(grads, (tuple, list)) or len(grads) != len(names):
             return f"the loss's gradients could not be read back (got {_words(grads)})"
-        problems = [p for n, e, g in zip(names, expected_grads, grads)
-                    if (p := compare_value(e, g, f"d loss / d {n}", rtol, atol))]
+        problems = [p for n, x, e, g in zip(names, case.args, expected_grads, grads)
+                    if (p := compare_value(_at_kinks(x, e, g), g, f"d loss / d {n}", rtol, atol))]
         if problems and all(not np.any(as_plain(g)) for g in grads):
             problems.append("every gradient is 0: the value is cut off from the logits (.item(), .detach(), numpy "
                             "or a new torch.tensor(...) on the way); keep it a torch computation on the inputs")
@@ -172,11 +204,15 @@ def _named(wrapper, names, student):
     return wrapper
 
 
-def _stability_hint(case: Case) -> str | None:
+def _stability_hint(case: Case, got: float, expected: float) -> str | None:
+    """Why a loss computed through log(sigmoid(.)) is off: log 0 at large logits, or an epsilon everywhere."""
+    softplus = ("write -log sigmoid(a) = softplus(-a) and -log(1 - sigmoid(a)) = softplus(a) "
+                "(torch.nn.functional.softplus, or F.logsigmoid, F.binary_cross_entropy_with_logits)")
     if any(float(x.abs().max()) >= LARGE for x in case.args):
-        return (f"at logits of +-{LARGE:g}, sigmoid rounds to exactly 0 or 1 and log(sigmoid(a)) or log(1 - sigmoid(a)) "
-                f"to log 0 (or to your epsilon): write -log sigmoid(a) = softplus(-a) and -log(1 - sigmoid(a)) = "
-                f"softplus(a) (torch.nn.functional.softplus, or F.logsigmoid, F.binary_cross_entropy_with_logits)")
+        return (f"at logits of +-{LARGE:g}, sigmoid rounds to exactly 0 or 1 and log(sigmoid(a)) or "
+                f"log(1 - sigmoid(a)) to log 0 (or to your epsilon): {softplus}")
+    if np.isfinite(got) and abs(got - expected) <= 1e-4 * abs(expected):
+        return f"close, but not exact: an epsilon added inside a log shifts every value a little; {softplus}"
     return None
 
 
@@ -189,18 +225,18 @@ def check_discriminator_loss(discriminator_loss, seed: int = 0, n_random: int = 
 
     def hint(case: Case, got: float) -> str | None:
         real, fake = case.args
-        tol = 1e-5 * max(1.0, abs(got))
-        if abs(got - float(gans.discriminator_loss(fake, real))) < tol:
-            return ("real and fake are swapped: the discriminator is trained to call the data real (label 1, "
-                    "large logits) and the generated points fake (label 0)")
-        if abs(got - float(F.softplus(-real).sum() + F.softplus(fake).sum())) < tol:
-            return "a sum, not a mean: average each term over its own batch"
-        both = np.r_[as_plain(real).ravel(), -as_plain(fake).ravel()]
-        if abs(got - float(np.logaddexp(0, -both).mean())) < tol and len(real) != len(fake):
-            return "one mean over both batches together: average each term over its own batch, then add the two"
-        if abs(got + float(gans.discriminator_loss(real, fake))) < tol:
-            return "the sign is flipped: the loss is minus the log-likelihood, -log D(x) - log(1 - D(G(z)))"
-        return _stability_hint(case)
+        both = np.r_[as_plain(real).ravel(), -as_plain(fake).ravel()].astype(np.float64)
+        return _the_one_that_matches(got, [
+            (float(gans.discriminator_loss(fake, real)),
+             "real and fake are swapped: the discriminator is trained to call the data real (label 1, large logits) "
+             "and the generated points fake (label 0)"),
+            (float(F.softplus(-real).sum() + F.softplus(fake).sum()),
+             "a sum, not a mean: average each term over its own batch"),
+            (float(np.logaddexp(0, -both).mean()),
+             "one mean over both batches together: average each term over its own batch, then add the two means"),
+            (-float(gans.discriminator_loss(real, fake)),
+             "the sign is flipped: the loss is minus the log-likelihood, -log D(x) - log(1 - D(G(z)))"),
+        ], float(gans.discriminator_loss(real, fake)))
 
     _check_loss(discriminator_loss, gans.discriminator_loss, _logit_cases(rng, n_random, two=True),
                 ("real_logits", "fake_logits"), "discriminator_loss", hint)
@@ -214,18 +250,17 @@ def check_generator_loss(generator_loss, seed: int = 0, n_random: int = 4) -> No
 
     def hint(case: Case, got: float) -> str | None:
         (fake,) = case.args
-        tol = 1e-5 * max(1.0, abs(got))
-        if abs(got - float(gans.minimax_generator_loss(fake))) < tol:
-            return ("this is the original minimax loss mean log(1 - D(G(z))): it saturates (its gradient vanishes "
-                    "where the discriminator rejects the fakes); use the non-saturating mean -log D(G(z))")
-        if abs(got - float(F.softplus(fake).mean())) < tol:
-            return ("this is mean -log(1 - D(G(z))), the discriminator's term for fakes: the generator wants D to "
-                    "call its points real, -log D(G(z))")
-        if abs(got + float(gans.generator_loss(fake))) < tol:
-            return "the sign is flipped: the generator minimises -log D(G(z)), a positive number"
-        if abs(got - float(F.softplus(-fake).sum())) < tol:
-            return "a sum, not a mean: average over the batch"
-        return _stability_hint(case)
+        return _the_one_that_matches(got, [
+            (float(gans.minimax_generator_loss(fake)),
+             "this is the original minimax loss mean log(1 - D(G(z))): it saturates (its gradient vanishes where the "
+             "discriminator rejects the fakes); use the non-saturating mean -log D(G(z))"),
+            (float(F.softplus(fake).mean()),
+             "this is mean -log(1 - D(G(z))), the discriminator's term for fakes: the generator wants D to call its "
+             "points real, -log D(G(z))"),
+            (-float(gans.generator_loss(fake)),
+             "the sign is flipped: the generator minimises -log D(G(z)), a positive number"),
+            (float(F.softplus(-fake).sum()), "a sum, not a mean: average over the batch"),
+        ], float(gans.generator_loss(fake)))
 
     _check_loss(generator_loss, gans.generator_loss, _logit_cases(rng, n_random, two=False), ("fake_logits",),
                 "generator_loss", hint)
@@ -271,9 +306,13 @@ def check_optimal_discriminator(optimal_discriminator, seed: int = 0, n_random: 
                         f"(np.where(total > 0, ..., 0.5), dividing only where total > 0)")
             elif np.allclose(arr[rest], 1 - expected[rest], rtol=1e-9, atol=1e-12):
                 hint = "this is p_g / (p_data + p_g) = 1 - D*: D* is the probability that a point is *real*"
-            elif np.max(p + q) < 1e-200:
-                hint = ("an epsilon added to the denominator swamps densities this small: divide by p_data + p_g "
-                        "itself, only where it is positive")
+            else:
+                small = rest & (p + q < 1e-6)
+                large = rest & ~small
+                if (small.any() and np.allclose(arr[large], expected[large], rtol=1e-6, atol=1e-9)
+                        and not np.allclose(arr[small], expected[small], rtol=1e-6, atol=1e-9)):
+                    hint = ("right where the densities are large, wrong where they are tiny: an epsilon added to "
+                            "the denominator swamps them; divide by p_data + p_g itself, only where it is positive")
         return [wrong] + ([hint] if hint else [])
 
     check_behaviour(optimal_discriminator, cases, judge, name="optimal_discriminator")
@@ -303,7 +342,7 @@ def _points(value, n: int) -> tuple[np.ndarray | None, str | None]:
     return arr, None
 
 
-def check_train_gan_2d(train_gan_2d, steps: int = GAN_STEPS, n: int = 2000, radius: float = 1.5, std: float = 0.1,
+def check_train_gan_2d(train_gan_2d, steps: int = GAN_STEPS, n: int = 2000, radius: float = 3.0, std: float = 0.2,
                        ring_seed: int = 0, seeds=(0,), repeat: bool = True) -> None:
     """For each seed, ``sample = train_gan_2d(X, steps, seed)`` on ``n`` points of a ring of 8 Gaussians
     (:func:`dlcourse.data.ring_of_gaussians`); ``sample(4000)`` must cover at least 6 modes with at least 70 % of
@@ -323,6 +362,9 @@ def check_train_gan_2d(train_gan_2d, steps: int = GAN_STEPS, n: int = 2000, radi
         sample = _call(train_gan_2d, X, steps, seed)
         if not _is_callable(sample):
             return f"train_gan_2d must return the function sample(n), got {_words(sample)}"
+        if all(_has(sample, name) for name in ("parameters", "forward")):
+            return ("train_gan_2d returned a torch module (the generator?): return a function sample(n) that draws "
+                    "n noise vectors, runs them through the generator and returns an (n, 2) numpy array")
         return _call(sample, n_points), _call(sample, 3)
 
     def judge(case: Case, result):
@@ -346,13 +388,13 @@ def check_train_gan_2d(train_gan_2d, steps: int = GAN_STEPS, n: int = 2000, radi
         score = gans.mode_coverage(points, centres, std)
         if score.covered >= MIN_MODES and score.high_quality >= MIN_QUALITY:
             return None
-        spread = float(np.median(np.linalg.norm(points - X.mean(axis=0), axis=1)))
+        spread, expected = (float(np.median(np.linalg.norm(P - X.mean(axis=0), axis=1))) for P in (points, X))
         advice = []
         if score.covered < MIN_MODES:
             advice.append("mode collapse: the generator puts its points on a few modes only")
-        if not 0.5 * radius < spread < 2 * radius:
-            advice.append(f"your points lie at a median distance {spread:.3g} from the data's mean, the ring's radius "
-                          f"is {radius:g}: did you undo the scaling of the data (if you normalised it)?")
+        if not 0.9 < spread / expected < 1.1:
+            advice.append(f"your points lie at a median distance {spread:.3g} from the data's mean, the data at "
+                          f"{expected:.3g}: if you standardised the data, scale the samples back")
         advice.append(f"check the training loop (a discriminator step, then a generator step, each with "
                       f"zero_grad/backward/step, the fakes detached for the discriminator) and the losses; "
                       f"Adam with a learning rate around 1e-3 and LeakyReLU networks train in {steps} steps")
