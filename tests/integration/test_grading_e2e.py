@@ -152,6 +152,17 @@ def build_lenet(n_classes):
     "train_denoising_ae_copy": '''def train_denoising_ae(X_train, level, epochs, seed):
     return torch.nn.Identity()   # an overcomplete copy: the noise goes straight through
 ''',
+    "discriminator_loss_log_sigmoid": '''def discriminator_loss(real_logits, fake_logits):
+    return -(torch.log(torch.sigmoid(real_logits)).mean() + torch.log(1 - torch.sigmoid(fake_logits)).mean())  # log 0
+''',
+    "optimal_discriminator_nan": '''def optimal_discriminator(p_data, p_g):
+    return p_data / (p_data + p_g)   # 0/0 = nan where both densities vanish
+''',
+    "train_gan_2d_memoriser": '''def train_gan_2d(data, steps, seed):
+    rng = np.random.default_rng(seed)
+    return lambda n: data[rng.integers(len(data), size=n)]   # hands the training points back
+''',
+    "generator_loss_borrowed": "from dlcourse.gans import generator_loss   # the course's solution\n",
     "mlp_gradients_no_mask": '''def mlp_gradients(params, X, y):
     a1 = linear_forward(X, params["W1"], params["b1"])
     h = relu_forward(a1)
@@ -215,9 +226,22 @@ SCENARIOS = {
         "inverted": ({"corrupt": BROKEN["corrupt_mask_inverted"]}, set(), "", {"test_corrupt"}),
         "copier": ({"train_denoising_ae": BROKEN["train_denoising_ae_copy"]}, set(), "", {"test_train_denoising_ae"}),
     },
+    "ps6": {
+        "solution": ({}, set(), "", set()),
+        "untouched": (None, set(), "", "ALL"),
+        # the solution's train_gan_2d trains with this discriminator_loss: its logits never reach the log 0
+        "log_sigmoid": ({"discriminator_loss": BROKEN["discriminator_loss_log_sigmoid"]}, set(), "",
+                        {"test_discriminator_loss"}),
+        "nan_at_zero": ({"optimal_discriminator": BROKEN["optimal_discriminator_nan"]}, set(), "",
+                        {"test_optimal_discriminator"}),
+        "memoriser": ({"train_gan_2d": BROKEN["train_gan_2d_memoriser"]}, set(), "", {"test_train_gan_2d"}),
+        # the solution's train_gan_2d calls generator_loss, the stub in the sandbox: both questions lost
+        "borrower": ({"generator_loss": BROKEN["generator_loss_borrowed"]}, set(), "",
+                     {"test_generator_loss", "test_train_gan_2d"}),
+    },
 }
 # graded by `dlcourse grade` (two workers) instead of plain `nbgrader autograde`
-QUEUED = {"ps4", "ps5"}
+QUEUED = {"ps4", "ps5", "ps6"}
 ENDLESS = {"ps1": "endless"}  # graded on its own, to time it
 
 
@@ -405,6 +429,10 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps4", "all_ties", ["maxpool2d_backward is not correct", "tie for the maximum"]),
     ("ps4", "unseeded", ["seed 0 again", "two trainings with the same seed gave different predictions"]),
     ("ps4", "weak", ["test accuracy 0.", "is below 0.97 with epochs = 1"]),
+    ("ps6", "log_sigmoid", ["discriminator_loss is not correct", "contains inf", "softplus(-a)"]),
+    ("ps6", "nan_at_zero", ["optimal_discriminator is not correct", "D* is 0.5 by convention"]),
+    ("ps6", "memoriser", ["are training points", "not hand back (or resample) the data"]),
+    ("ps6", "borrower", ["dlcourse.gans.generator_loss is the course library"]),
     ("ps4", "borrower", ["conv2d_backward calls dlcourse.convolution.conv2d_backward",
                          "dlcourse.convnets.build_lenet is the course library"]),
 ])
