@@ -131,10 +131,14 @@ def _scalar_tensor_problem(value) -> str | None:
             return (f"the loss must be a torch tensor, got the number {describe(value)} (.item() or float()): "
                     f"return the tensor itself, so that loss.backward() reaches the networks' weights")
         return f"the loss must be a 0-dim torch tensor, got {_words(value)}"
-    if tuple(value.shape) != ():
+    if value.numel() != 1:
         return (f"the loss must be a single number as a 0-dim tensor (what .mean() gives), got a tensor of shape "
                 f"{tuple(value.shape)}")
-    return None
+    return None  # shape () or (1,): a one-element tensor crosses from the sandbox as (1,); the gradient step decides
+
+
+SCALAR_NEEDED = ("the loss must be a single number as a 0-dim tensor (what .mean() gives), not a tensor of shape (1,) "
+                 "(loss.backward() needs a 0-dim tensor)")
 
 
 def _the_one_that_matches(got: float, candidates: list[tuple[float, str]], right: float) -> str | None:
@@ -172,11 +176,14 @@ def _check_loss(student, reference, cases: list[Case], names: tuple[str, ...], n
         low = any(x.dtype == torch.float32 for x in case.args)
         rtol, atol = (1e-5, 1e-6) if low else (1e-8, 1e-10)
         expected = float(reference(*case.args))
+        value = value.reshape(())
         wrong = compare_value(expected, value, "the loss", rtol, atol)
         if wrong:
             got = float(as_plain(value))
             extra = hint(case, got) or _stability_hint(case, got, expected)
             return [wrong] + ([extra] if extra else [])
+        if isinstance(grads, str) and "return a scalar Tensor" in grads:
+            return SCALAR_NEEDED
         if isinstance(grads, str):
             return (f"the loss has the right value but torch cannot differentiate it ({grads}): compute it with "
                     f"torch operations on the logit tensors themselves (no .item(), numpy or torch.tensor(...))")
