@@ -307,7 +307,7 @@ def test_a_good_sampler_passes_without_a_long_training(capsys):
     (lambda X, steps, seed: X[:10], ["must return the function sample(n), got array"]),
     # points as rows of a (2, n) array
     (lambda X, steps, seed: (lambda n: _ring_like(X, n, np.random.default_rng(seed)).T),
-     ["sample(200) must return an array of shape (200, 2)"]),
+     ["sample(4000) must return an array of shape (4000, 2)"]),
     (lambda X, steps, seed: (lambda n: np.full((n, 2), np.nan)), ["nan or inf: did the training diverge"]),
 ])
 def test_gan_mistakes_fail_and_say_what_is_wrong(trainer, messages):
