@@ -1,4 +1,7 @@
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -91,6 +94,8 @@ def test_setup_computes_on_one_thread_in_fast_mode_only(monkeypatch):
     import torch
 
     before = torch.get_num_threads()
+    for name in runtime._AVX2_KERNELS:  # setup pins them; this process's later tests must not inherit that
+        monkeypatch.delenv(name, raising=False)
     try:
         monkeypatch.delenv("DLCOURSE_FULL", raising=False)
         runtime.setup(seed=0)
@@ -101,6 +106,29 @@ def test_setup_computes_on_one_thread_in_fast_mode_only(monkeypatch):
         assert torch.get_num_threads() == 2  # full size keeps what torch chose
     finally:
         torch.set_num_threads(before)
+
+
+_CAPABILITY = "from dlcourse import runtime; import torch; runtime.setup(0); print(torch.backends.cpu.get_cpu_capability())"
+
+
+@pytest.mark.skipif(not torch.cpu._is_avx2_supported(), reason="the pin is for x86 CPUs with AVX2")
+def test_setup_pins_torch_to_the_avx2_kernels_in_fast_mode_only(monkeypatch):
+    """An AVX-512 machine must print what an AVX2 machine prints (CI failed on lecture 07's accuracies before)."""
+    for name in runtime._AVX2_KERNELS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DLCOURSE_FULL", raising=False)
+
+    def capability(**env) -> str:
+        out = subprocess.run([sys.executable, "-c", _CAPABILITY], capture_output=True, text=True, check=True,
+                             env={**os.environ, **env}).stdout
+        return out.strip().splitlines()[-1]
+
+    assert capability() == "AVX2"
+    assert capability(ATEN_CPU_CAPABILITY="default") == "DEFAULT"  # what the user set is kept
+    full = capability(DLCOURSE_FULL="1")
+    assert full == torch.backends.cpu.get_cpu_capability()  # full size: torch's own choice
+    runtime._pin_cpu_kernels()
+    assert {name: os.environ[name] for name in runtime._AVX2_KERNELS} == runtime._AVX2_KERNELS
 
 
 def test_torch_seeded_draws_from_the_seed_and_leaves_the_callers_state():

@@ -58,7 +58,9 @@ def test_angles_match_scipy_and_do_not_depend_on_the_basis():
         a, b = int(rng.integers(1, d + 1)), int(rng.integers(1, d + 1))
         A, B = rng.normal(size=(d, a)), rng.normal(size=(d, b))
         got = subspaces.principal_angles(A, B)
-        np.testing.assert_allclose(got, np.sort(subspace_angles(A, B)), atol=1e-10)
+        # scipy reads an angle of exactly 0 as up to sqrt(eps) ~ 1.5e-8 on some BLAS builds (seen in CI); ours stays
+        # accurate near 0 (checked in the test above), so compare at scipy's accuracy
+        np.testing.assert_allclose(got, np.sort(subspace_angles(A, B)), atol=5e-8)
         assert np.all(np.diff(got) >= -1e-15)
         mix = rng.normal(size=(b, b))  # another basis of span(B)
         np.testing.assert_allclose(subspaces.principal_angles(A, B @ mix), got, atol=1e-8)

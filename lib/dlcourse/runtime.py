@@ -130,17 +130,34 @@ class Settings:
         return f"dlcourse | {size} | device: {self.device} | seed: {self.seed}"
 
 
+# torch picks its CPU kernels by instruction set (AVX2, AVX-512) when it first computes; different kernels sum in a
+# different order, and a training run amplifies the last-digit difference into a different printed accuracy.
+_AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+
+
+def _pin_cpu_kernels() -> None:
+    """On an x86 CPU with AVX2, make torch (its own kernels, oneDNN's and MKL's) compute with the AVX2 kernels even
+    on an AVX-512 machine, so that fast-mode outputs are the same on every such machine. Effective only before
+    torch's first computation in the process; a variable the user set is kept."""
+    import torch
+
+    if torch.cpu._is_avx2_supported():
+        for name, value in _AVX2_KERNELS.items():
+            os.environ.setdefault(name, value)
+
+
 def setup(seed: int = 0) -> Settings:
     """The first call of every lecture: import torch, seed everything, print what was chosen.
 
     In fast mode torch computes on one CPU thread: the course's small models train as fast on one thread of a
     2-core laptop as on two, several times faster when the other core is busy (two threads then wait on each
-    other), and the printed numbers do not depend on the number of cores. ``DLCOURSE_FULL=1`` keeps torch's
-    default.
+    other), and the printed numbers do not depend on the number of cores nor on whether the CPU has AVX-512.
+    ``DLCOURSE_FULL=1`` keeps torch's defaults.
     """
     import torch
 
     if not is_full():
+        _pin_cpu_kernels()
         torch.set_num_threads(1)
     rng = seed_everything(seed)
     settings = Settings(seed=seed, full=is_full(), device=device_name(), rng=rng)
