@@ -2,6 +2,8 @@
 build student submissions from an assignment's solutions.
 
 * The venv's bin/ is on PATH: nbgrader runs the `alembic` executable to create a gradebook.
+* Every kernel computes with torch's AVX2 kernels (`runtime.pin_cpu_kernels`), as `make notebooks` did when it
+  wrote the committed outputs: the solution notebooks do not call `runtime.setup`, which pins the lectures.
 * Time budget: each notebook executed by nbval must finish within --notebook-budget seconds (default 60: the
   course promises a lecture runs in about a minute on a 2-core CPU); the per-notebook times are printed at the
   end of the run and an over-budget notebook fails the session.
@@ -19,6 +21,10 @@ import pytest
 
 
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+if not os.environ.get("DLCOURSE_FULL"):
+    from dlcourse import runtime
+
+    runtime.pin_cpu_kernels()
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 

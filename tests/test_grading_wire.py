@@ -25,6 +25,18 @@ def test_plain_values_round_trip_exactly():
     assert back["list"][2].dtype == bool and back["complex"][0] == 1 + 2j
 
 
+def test_shapes_and_layouts_survive_0_dim_included():
+    """A 0-dim array or tensor (what .mean() gives) comes back with 0 dims, not as shape (1,); views keep their values."""
+    assert roundtrip(np.array(2.5)).shape == ()
+    zero_dim = roundtrip(torch.tensor(3.0, dtype=torch.float64))
+    assert zero_dim.shape == () and zero_dim.item() == 3.0
+    assert roundtrip(torch.ones(1)).shape == (1,)
+    big_endian = np.arange(4.0, dtype=">f8")
+    view = np.arange(12.0).reshape(3, 4).T[::2]  # neither C- nor F-contiguous
+    np.testing.assert_array_equal(roundtrip(view), view)
+    np.testing.assert_array_equal(roundtrip(big_endian), big_endian)
+
+
 def test_torch_tensors_keep_their_description():
     t = roundtrip(torch.tensor([1.0, 2.0], dtype=torch.float32, requires_grad=True) * 2)
     assert t.dtype == torch.float32 and t.requires_grad and t.remote_device == "cpu"

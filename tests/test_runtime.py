@@ -127,7 +127,7 @@ def test_setup_pins_torch_to_the_avx2_kernels_in_fast_mode_only(monkeypatch):
     assert capability(ATEN_CPU_CAPABILITY="default") == "DEFAULT"  # what the user set is kept
     full = capability(DLCOURSE_FULL="1")
     assert full == torch.backends.cpu.get_cpu_capability()  # full size: torch's own choice
-    runtime._pin_cpu_kernels()
+    runtime.pin_cpu_kernels()
     assert {name: os.environ[name] for name in runtime._AVX2_KERNELS} == runtime._AVX2_KERNELS
 
 

@@ -15,6 +15,7 @@ import time
 import nbformat
 from nbclient.exceptions import CellExecutionError
 
+from dlcourse import runtime
 from dlcourse._execution import ReliableNotebookClient
 
 
@@ -40,6 +41,7 @@ def main() -> int:
     if os.environ.get("DLCOURSE_FULL") or os.environ.get("DLCOURSE_DEVICE"):
         print("refusing: committed outputs are fast-mode CPU outputs; unset DLCOURSE_FULL and DLCOURSE_DEVICE")
         return 2
+    runtime.pin_cpu_kernels()  # the kernels compute as in CI, whatever the CPU (solutions do not call setup)
     failed = []
     for path in args.notebooks:
         try:

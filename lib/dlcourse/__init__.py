@@ -6,7 +6,7 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.data`      toy problems, digits, Fashion-MNIST (offline, seeded)
 * :mod:`dlcourse.linear`    Bayes' rule, the sigmoid, logistic regression (lecture 01, ps1)
 * :mod:`dlcourse.perceptron` the perceptron rule, its convergence bound, losses of the margin (lecture 02, ps2)
-* :mod:`dlcourse.information` entropy, cross-entropy and KL divergence (lecture 03)
+* :mod:`dlcourse.information` entropy, cross-entropy, KL and Jensen-Shannon divergences (lectures 03, 09)
 * :mod:`dlcourse.softmax`   softmax regression on K classes (lecture 03, ps2)
 * :mod:`dlcourse.gradcheck` numerical gradients and the generic gradient checker
 * :mod:`dlcourse.autodiff`  forward mode (dual numbers) and reverse mode (``Value``) automatic differentiation
@@ -18,6 +18,10 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.torch_training` the one torch training loop (device, seed, live curves, history), evaluation and
   per-layer gradient norms (lectures 07-09)
 * :mod:`dlcourse.convnets`  LeNet and the plain / batch-normalised / residual deep CNNs in torch (lecture 07)
+* :mod:`dlcourse.subspaces` PCA's subspace and principal angles between subspaces (lecture 08, ps5)
+* :mod:`dlcourse.autoencoders` linear, tied and torch autoencoders, input corruption (lecture 08, ps5)
+* :mod:`dlcourse.gans`     GAN losses, the optimal discriminator, MLP/DCGAN builders, the GAN training loop,
+  the mode-coverage score, latent interpolation and arithmetic (lecture 09, ps6)
 * :mod:`dlcourse.plots`     figures shared by lectures
 * :mod:`dlcourse.widgets`   ipywidgets sliders (thin layer over plain functions)
 * :mod:`dlcourse.progress`  progress bar with live loss curves for long training loops

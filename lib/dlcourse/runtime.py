@@ -135,10 +135,11 @@ class Settings:
 _AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
-def _pin_cpu_kernels() -> None:
+def pin_cpu_kernels() -> None:
     """On an x86 CPU with AVX2, make torch (its own kernels, oneDNN's and MKL's) compute with the AVX2 kernels even
     on an AVX-512 machine, so that fast-mode outputs are the same on every such machine. Effective only before
-    torch's first computation in the process; a variable the user set is kept."""
+    torch's first computation in the process, and in the processes it starts (the test run and ``make notebooks``
+    call it, so that the solution notebooks' kernels compute like the lectures'); a variable the user set is kept."""
     import torch
 
     if torch.cpu._is_avx2_supported():
@@ -157,7 +158,7 @@ def setup(seed: int = 0) -> Settings:
     import torch
 
     if not is_full():
-        _pin_cpu_kernels()
+        pin_cpu_kernels()
         torch.set_num_threads(1)
     rng = seed_everything(seed)
     settings = Settings(seed=seed, full=is_full(), device=device_name(), rng=rng)

@@ -137,7 +137,7 @@ def _scalar_tensor_problem(value) -> str | None:
     if value.numel() != 1:
         return (f"the loss must be a single number as a 0-dim tensor (what .mean() gives), got a tensor of shape "
                 f"{tuple(value.shape)}")
-    return None  # shape () or (1,): a one-element tensor crosses from the sandbox as (1,); the gradient step decides
+    return None  # shape () or (1,): the gradient step decides (torch.func.grad refuses (1,): SCALAR_NEEDED)
 
 
 SCALAR_NEEDED = ("the loss must be a single number as a 0-dim tensor (what .mean() gives), not a tensor of shape (1,) "

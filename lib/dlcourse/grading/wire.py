@@ -161,9 +161,8 @@ def encode(value, handle=None, depth: int = 0):
 
 
 def _encode_array(value: np.ndarray) -> dict:
-    arr = np.ascontiguousarray(value)
-    arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
-    return {"nd": [arr.dtype.str, list(arr.shape), _Buffer(arr.tobytes())]}
+    arr = value.astype(value.dtype.newbyteorder("<"), copy=False)  # tobytes() is C order whatever the layout
+    return {"nd": [arr.dtype.str, list(value.shape), _Buffer(arr.tobytes())]}  # 0-dim stays 0-dim
 
 
 def decode(node, resolve=None, depth: int = 0):
