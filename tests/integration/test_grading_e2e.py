@@ -3,9 +3,10 @@
 Every assignment is generated, submitted by several students and autograded in one course with one gradebook.
 For ps1: the solution, the untouched release, one wrong gradient, a never-ending loop, a deleted test cell, correct
 answers that emit warnings, an answer that calls the reference solution, a renamed function, and a function that
-kills the kernel. For the later assignments: the solution, the untouched release, and one typical mistake per
-student (each must lose exactly the points of the questions it breaks). ps4 is graded by `dlcourse grade` (the
-parallel queue, sandboxed fork-server kernels) instead of plain `nbgrader autograde`, with the same expectations.
+kills the kernel. For the later assignments: the solution, the untouched release, and typical mistakes (each
+submission must lose exactly the points of the questions it breaks; independent mistakes may share a submission).
+ps1-ps3 are graded by plain `nbgrader autograde`, ps4-ps6 by `dlcourse grade` (the parallel queue, sandboxed
+fork-server kernels), with the same expectations.
 Expected scores are derived from the points in the notebook's metadata, not hard-coded. Each assignment is graded
 the first time a test asks for it, so `pytest -k ps4` grades ps4 only.
 """
@@ -204,12 +205,13 @@ SCENARIOS = {
     "ps4": {
         "solution": ({}, set(), "", set()),
         "untouched": (None, set(), "", "ALL"),
-        "flipped": ({"conv2d_forward": BROKEN["conv2d_forward_flipped"]}, set(), "", {"test_conv2d_forward"}),
-        "dx_padded": ({"conv2d_backward": BROKEN["conv2d_backward_dx_padded"]}, set(), "", {"test_conv2d_backward"}),
+        # three independent mistakes in one submission (each training submission costs four LeNet trainings)
+        "three_mistakes": ({"conv2d_forward": BROKEN["conv2d_forward_flipped"],
+                            "conv2d_backward": BROKEN["conv2d_backward_dx_padded"],
+                            "maxpool2d_backward": BROKEN["maxpool2d_backward_all_ties"]}, set(), "",
+                           {"test_conv2d_forward", "test_conv2d_backward", "test_maxpool2d_backward"}),
         # the solution's conv2d_forward, conv2d_backward and pooling call conv_output_size: a correct one is lent
         "no_floor": ({"conv_output_size": BROKEN["conv_output_size_no_floor"]}, set(), "", {"test_conv_output_size"}),
-        "all_ties": ({"maxpool2d_backward": BROKEN["maxpool2d_backward_all_ties"]}, set(), "",
-                     {"test_maxpool2d_backward"}),
         "unseeded": ({"train_lenet": BROKEN["train_lenet_unseeded"]}, set(), "", {"test_lenet"}),
         "weak": ({"lenet_settings": BROKEN["lenet_weak_settings"]}, set(), "", {"test_lenet"}),
         "borrower": ({"build_lenet": BROKEN["build_lenet_borrowed"],
@@ -229,11 +231,11 @@ SCENARIOS = {
     "ps6": {
         "solution": ({}, set(), "", set()),
         "untouched": (None, set(), "", "ALL"),
-        # the solution's train_gan_2d trains with this discriminator_loss: its logits never reach the log 0
-        "log_sigmoid": ({"discriminator_loss": BROKEN["discriminator_loss_log_sigmoid"]}, set(), "",
-                        {"test_discriminator_loss"}),
-        "nan_at_zero": ({"optimal_discriminator": BROKEN["optimal_discriminator_nan"]}, set(), "",
-                        {"test_optimal_discriminator"}),
+        # the solution's train_gan_2d trains with this discriminator_loss: its logits never reach the log 0; and an
+        # independent mistake in the same submission (each training submission costs three GAN trainings)
+        "log_sigmoid": ({"discriminator_loss": BROKEN["discriminator_loss_log_sigmoid"],
+                         "optimal_discriminator": BROKEN["optimal_discriminator_nan"]}, set(), "",
+                        {"test_discriminator_loss", "test_optimal_discriminator"}),
         "memoriser": ({"train_gan_2d": BROKEN["train_gan_2d_memoriser"]}, set(), "", {"test_train_gan_2d"}),
         # the solution's train_gan_2d calls generator_loss, the stub in the sandbox: both questions lost
         "borrower": ({"generator_loss": BROKEN["generator_loss_borrowed"]}, set(), "",
@@ -422,15 +424,15 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps5", "grad", ["dW_enc is wrong", "loss and dW_dec are right"]),
     ("ps5", "inverted", ["corrupt is not correct", "is the mask inverted"]),
     ("ps5", "copier", ["train_denoising_ae on Fashion-MNIST is not correct", "error 1.000 is below 2.00"]),
-    ("ps4", "flipped", ["conv2d_forward is not correct", "asymmetric 2x2 kernel", "the kernel flipped"]),
-    ("ps4", "dx_padded", ["stride 2, padding 1", "dx: expected shape (2, 2, 6, 6), got shape (2, 2, 8, 8)",
-                          "dw and db are right", "cut the padding off"]),
+    ("ps4", "three_mistakes", ["conv2d_forward is not correct", "asymmetric 2x2 kernel", "the kernel flipped",
+                               "stride 2, padding 1", "dx: expected shape (2, 2, 6, 6), got shape (2, 2, 8, 8)",
+                               "dw and db are right", "cut the padding off",
+                               "maxpool2d_backward is not correct", "tie for the maximum"]),
     ("ps4", "no_floor", ["the last window does not fit (floor)", "whole number"]),
-    ("ps4", "all_ties", ["maxpool2d_backward is not correct", "tie for the maximum"]),
     ("ps4", "unseeded", ["seed 0 again", "two trainings with the same seed gave different predictions"]),
     ("ps4", "weak", ["test accuracy 0.", "is below 0.97 with epochs = 1"]),
     ("ps6", "log_sigmoid", ["discriminator_loss is not correct", "contains inf", "softplus(-a)"]),
-    ("ps6", "nan_at_zero", ["optimal_discriminator is not correct", "D* is 0.5 by convention"]),
+    ("ps6", "log_sigmoid", ["optimal_discriminator is not correct", "D* is 0.5 by convention"]),
     ("ps6", "memoriser", ["are training points", "not hand back (or resample) the data"]),
     ("ps6", "borrower", ["dlcourse.gans.generator_loss is the course library"]),
     ("ps4", "borrower", ["conv2d_backward calls dlcourse.convolution.conv2d_backward",
