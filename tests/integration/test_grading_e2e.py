@@ -191,9 +191,10 @@ SCENARIOS = {
     "ps2": {
         "solution": ({}, set(), "", set()),
         "untouched": (None, set(), "", "ALL"),
-        "kink": ({"hinge_grad": BROKEN["hinge_grad_at_kink"]}, set(), "", {"test_hinge_grad"}),
-        "overflow": ({"softmax": BROKEN["naive_softmax"]}, set(), "", {"test_softmax"}),
-        "no_ties": ({"perceptron_fit": BROKEN["perceptron_no_ties"]}, set(), "", {"test_perceptron_fit"}),
+        # three independent mistakes in one submission: each loses exactly its question
+        "three_mistakes": ({"hinge_grad": BROKEN["hinge_grad_at_kink"], "softmax": BROKEN["naive_softmax"],
+                            "perceptron_fit": BROKEN["perceptron_no_ties"]}, set(), "",
+                           {"test_hinge_grad", "test_softmax", "test_perceptron_fit"}),
         "slow": ({"digits_settings": BROKEN["slow_settings"]}, set(), "", {"test_digits_accuracy"}),
     },
     "ps3": {
@@ -221,11 +222,11 @@ SCENARIOS = {
     "ps5": {
         "solution": ({}, set(), "", set()),
         "untouched": (None, set(), "", "ALL"),
-        "not_centred": ({"pca_subspace": BROKEN["pca_subspace_not_centred"]}, set(), "", {"test_pca_subspace"}),
+        "two_mistakes": ({"pca_subspace": BROKEN["pca_subspace_not_centred"],
+                          "corrupt": BROKEN["corrupt_mask_inverted"]}, set(), "", {"test_pca_subspace", "test_corrupt"}),
         # the solution's train_linear_ae calls linear_ae_loss_and_grads: a correct one is lent
         "grad": ({"linear_ae_loss_and_grads": BROKEN["linear_ae_dW_enc_no_W_dec"]}, set(), "",
                  {"test_linear_ae_loss_and_grads"}),
-        "inverted": ({"corrupt": BROKEN["corrupt_mask_inverted"]}, set(), "", {"test_corrupt"}),
         "copier": ({"train_denoising_ae": BROKEN["train_denoising_ae_copy"]}, set(), "", {"test_train_denoising_ae"}),
     },
     "ps6": {
@@ -414,15 +415,14 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps1", "wrong_grad", ["dw is wrong", "db is right"]),
     ("ps1", "renamed", ["name &#39;nll&#39; is not defined|name 'nll' is not defined"]),
     ("ps1", "cheater", ["reference solution"]),
-    ("ps2", "kink", ["hinge_grad is not correct", "at the kink"]),
-    ("ps2", "overflow", ["softmax emitted a warning", "overflow"]),
-    ("ps2", "no_ties", ["perceptron_fit is not correct", "a tie"]),
+    ("ps2", "three_mistakes", ["hinge_grad is not correct", "at the kink", "softmax emitted a warning", "overflow",
+                               "perceptron_fit is not correct", "a tie"]),
     ("ps2", "slow", ["test accuracy", "is below 0.90 with lr = 0.001"]),
     ("ps3", "db_mean", ["db is wrong", "dx and dW are right", "largest relative error"]),
     ("ps3", "no_mask", ["W1 is wrong", "b1 is wrong", "W2 and b2 are right"]),
-    ("ps5", "not_centred", ["pca_subspace is not correct", "before* centring"]),
+    ("ps5", "two_mistakes", ["pca_subspace is not correct", "before* centring", "corrupt is not correct",
+                             "is the mask inverted"]),
     ("ps5", "grad", ["dW_enc is wrong", "loss and dW_dec are right"]),
-    ("ps5", "inverted", ["corrupt is not correct", "is the mask inverted"]),
     ("ps5", "copier", ["train_denoising_ae on Fashion-MNIST is not correct", "error 1.000 is below 2.00"]),
     ("ps4", "three_mistakes", ["conv2d_forward is not correct", "asymmetric 2x2 kernel", "the kernel flipped",
                                "stride 2, padding 1", "dx: expected shape (2, 2, 6, 6), got shape (2, 2, 8, 8)",
