@@ -21,7 +21,7 @@ LAYERS = [
     {"_validate", "_reference", "_numerics", "_execution", "runtime", "progress"},
     {"data", "gradcheck", "optim", "information", "torch_training"},
     {"linear", "softmax", "perceptron", "autodiff", "layers", "subspaces", "autoencoders", "convolution",
-     "convnets", "gans"},
+     "convnets", "gans", "attention", "sparse_coding", "distributed"},
     {"training", "approximation", "landscapes"},
     {"mlp", "plots"},
     {"widgets"},
@@ -30,7 +30,7 @@ LAYERS = [
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 COURSE_CODE = {"_numerics", "linear", "softmax", "perceptron", "information", "autodiff", "layers", "gradcheck",
                "optim", "training", "mlp", "landscapes", "approximation", "subspaces", "autoencoders",
-               "convolution", "torch_training", "convnets", "gans"}
+               "convolution", "torch_training", "convnets", "gans", "attention", "sparse_coding", "distributed"}
 
 
 def lib_imports(path: Path) -> set[str]:

@@ -22,6 +22,11 @@ One concept per module; notebooks import what they need:
 * :mod:`dlcourse.autoencoders` linear, tied and torch autoencoders, input corruption (lecture 08, ps5)
 * :mod:`dlcourse.gans`     GAN losses, the optimal discriminator, MLP/DCGAN builders, the GAN training loop,
   the mode-coverage score, latent interpolation and arithmetic (lecture 09, ps6)
+* :mod:`dlcourse.attention` differentiable memory: the soft key-value read, its sharpness, associative recall
+  (lecture 10)
+* :mod:`dlcourse.sparse_coding` shrinkage, ISTA, FISTA and LISTA (lecture 10)
+* :mod:`dlcourse.distributed` elastic-averaging SGD and synchronous data-parallel SGD with torch.distributed
+  (lecture 10)
 * :mod:`dlcourse.plots`     figures shared by lectures
 * :mod:`dlcourse.widgets`   ipywidgets sliders (thin layer over plain functions)
 * :mod:`dlcourse.progress`  progress bar with live loss curves for long training loops
