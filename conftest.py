@@ -29,6 +29,19 @@ if not os.environ.get("DLCOURSE_FULL"):
 _notebook_seconds: dict[str, float] = defaultdict(float)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a test module, as runtime.setup and every grading kernel compute: the course's tiny
+    networks train as fast on one thread, and two threads on a busy 2-core machine were 10 to 20 times slower
+    (measured). Use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_addoption(parser):
     parser.addoption("--notebook-budget", type=float, default=60.0,
                      help="seconds each notebook may take under nbval (default 60)")

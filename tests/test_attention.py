@@ -15,13 +15,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks train as fast on one thread, and many times faster than on two when the other core is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: as the notebooks compute
 
 
 def store(N=3, M=5, d=4, m=2, seed=0):

@@ -9,14 +9,7 @@ from dlcourse import data, gans
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """As the lecture's runtime.setup: tiny networks train as fast on one thread, many times faster than on two
-    when the other core is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: as the notebooks compute
 
 
 def logits(*values):

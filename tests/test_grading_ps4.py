@@ -22,14 +22,7 @@ from dlcourse.grading import ps4 as checks
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """As in the notebook's setup cell: tiny networks train as fast on one thread, and two threads on a busy
-    2-core machine were 10 to 20 times slower (measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: as the notebooks compute
 
 
 # --- independent correct answers (not the lib's code) ----------------------------------------------------

@@ -20,13 +20,7 @@ from dlcourse.grading import ps6 as checks
 HIDDEN = dict(n=3000, radius=2.4, std=0.16, ring_seed=6565, seeds=(3,), repeat=False)  # the notebook's hidden test
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """As in the notebook's setup cell (and every grading kernel): one thread, fast and reproducible."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: as the notebooks compute
 
 
 # --- independent correct answers (not the lib's code) ----------------------------------------------------

@@ -10,13 +10,7 @@ from dlcourse import sparse_coding as sc
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """As the lecture's runtime.setup: tiny networks train as fast on one thread as on two busy ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: as the notebooks compute
 
 
 @pytest.fixture(scope="module")
