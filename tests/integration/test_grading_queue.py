@@ -377,8 +377,9 @@ def test_postgres_gradebook_and_two_dask_workers_one_killed_give_the_default_sco
             keys = client.processing().get(addr, ()) if addr else ()
             # a task that worker-a has been running for a second (its kernel is running), not the broken
             # notebook (it fails at once, and by design): kill the worker in the middle of it
-            current = [str(k).split("-")[2] for k in keys if "-broken-" not in str(k)]
-            if len(keys) != 1 or not current:
+            # (Dask may queue a second task on it: every task it holds is regraded elsewhere once it dies)
+            current = sorted(str(k).split("-")[2] for k in keys if "-broken-" not in str(k))
+            if not current:
                 seen = {}
             else:
                 since = seen.get(current[0], time.monotonic())
