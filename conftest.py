@@ -21,9 +21,9 @@ import pytest
 
 
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-if not os.environ.get("DLCOURSE_FULL"):
-    from dlcourse import runtime
+from dlcourse import runtime  # noqa: E402 (after PATH)
 
+if not runtime.is_full():
     runtime.pin_cpu_kernels()
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
