@@ -304,3 +304,116 @@ def test_snapshot_explorer_shows_every_run_at_the_chosen_step(monkeypatch):
     assert len(drawn) == 4 and drawn[-2] is runs["covers"][0] and drawn[-1] is runs["collapses"][0]
     with pytest.raises(ValueError, match="same steps"):
         widgets.snapshot_explorer({"a": {0: X}, "b": {1: X}}, centres, 0.05)
+
+
+def test_memory_read_explorer_shows_the_sweep_at_the_chosen_scale_and_query(monkeypatch, capsys):
+    from dlcourse import attention
+
+    matplotlib.use("Agg")
+    drawn = []
+    real = widgets.show_memory_read
+    monkeypatch.setattr(widgets, "show_memory_read",
+                        lambda ax_w, ax_h, sweep, i, query=0: drawn.append((sweep, i, query)) or real(ax_w, ax_h, sweep,
+                                                                                                     i, query))
+    angles = np.linspace(0, 2 * np.pi, 6, endpoint=False)
+    K, V = np.c_[np.cos(angles), np.sin(angles)], np.arange(6.0)[:, None]
+    X = np.array([[1.0, 0.1], [-0.2, -1.0]])
+    box = widgets.memory_read_explorer(X, K, V, scale=1.0)
+    scale, query = box.children[0].children
+    assert isinstance(scale, ipywidgets.SelectionSlider) and isinstance(query, ipywidgets.IntSlider)
+    sweep = drawn[-1][0]
+    assert sweep.scales[0] == 0 and sweep.scales[scale.value] == pytest.approx(1.0) and query.max == 1
+    scale.value = len(sweep.scales) - 1                                   # the sharpest read: slot 0 for query 0
+    assert drawn[-1][1:] == (len(sweep.scales) - 1, 0)
+    assert "read y = [0.]" in capsys.readouterr().out.strip().splitlines()[-1]
+    query.value = 1                                                       # query 1 is closest to key 4 (-0.5, -0.87)
+    C, Y = attention.memory_read(X[1:], K, V, sweep.scales[-1])
+    np.testing.assert_allclose(drawn[-1][0].weights[-1, 1], C[0])
+    assert drawn[-1][1:] == (len(sweep.scales) - 1, 1) and C[0].argmax() == 4
+    scale.value = 0                                                       # scale 0: the mean of the values
+    assert f"read y = [{V.mean():.1f}]" in capsys.readouterr().out.strip().splitlines()[-1]
+    single = widgets.memory_read_explorer(X[:1], K, V, scales=[0.0, 2.0])
+    assert single.children[0].children[1].layout.display == "none"       # no query slider for one query
+
+
+def test_shrink_explorer_recomputes_the_code_at_the_chosen_lambda(monkeypatch, capsys):
+    from dlcourse import sparse_coding as sc
+
+    matplotlib.use("Agg")
+    drawn = []
+    monkeypatch.setattr(widgets, "show_shrink", lambda ax, t, lim=1.5: drawn.append(("shrink", t)))
+    monkeypatch.setattr(widgets, "show_code", lambda ax, z, z_true=None, title=None: drawn.append(("code", z)))
+    W_d, Y, Z = sc.sparse_problem(n=8, k=12, n_signals=3, sparsity=2, seed=1)
+    box = widgets.shrink_explorer(W_d, Y[0], Z[0], lam=0.05, steps=50)
+    slider = box.children[0]
+    assert isinstance(slider, ipywidgets.FloatLogSlider) and slider.description == "λ"
+    slider.value = 0.5
+    L = sc.lipschitz(W_d)
+    assert drawn[-2] == ("shrink", pytest.approx(0.5 / L))
+    np.testing.assert_allclose(drawn[-1][1], sc.fista(Y[0], W_d, 0.5, 50))
+    assert f"{np.count_nonzero(drawn[-1][1])} non-zero of 12" in capsys.readouterr().out
+    assert np.abs(W_d.T @ Y[0]).max() < 1.0
+    slider.value = 1.0                                                    # past lam = max |W_d^T y|: the code is 0
+    assert not np.any(drawn[-1][1])
+    with pytest.raises(ValueError, match="low < high"):
+        widgets.shrink_explorer(W_d, Y[0], lam_range=(1.0, 0.1))
+    with pytest.raises(ValueError, match="y must have shape"):
+        widgets.shrink_explorer(W_d, Y[0][:5])
+
+
+def test_show_shrink_and_show_code_draw_what_they_say():
+    import matplotlib.pyplot as plt
+
+    from dlcourse import sparse_coding as sc
+
+    matplotlib.use("Agg")
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    widgets.show_shrink(ax1, 0.4)
+    x, y = ax1.lines[-1].get_data()
+    np.testing.assert_allclose(y, sc.shrink(x, 0.4))
+    z, z_true = np.array([0.0, 1.5, 0.0, -0.2]), np.array([0.0, 1.7, 0.0, 0.0])
+    widgets.show_code(ax2, z, z_true)
+    assert ax2.get_title() == "2 non-zero entries of 4"
+    assert sorted(t.get_text() for t in ax2.get_legend().get_texts()) == ["code found", "true code"]
+    plt.close(fig)
+
+
+def test_easgd_explorer_simulates_the_chosen_settings_and_keeps_beta(monkeypatch, capsys):
+    from dlcourse import distributed
+
+    matplotlib.use("Agg")
+    calls = []
+    real = distributed.simulate
+    monkeypatch.setattr(distributed, "simulate", lambda method, **kw: calls.append((method, kw)) or real(method, **kw))
+    shown = []
+    monkeypatch.setattr(widgets, "show_distributed", lambda ax1, ax2, runs: shown.append(runs))
+    split = data.digits_split()
+    box = widgets.easgd_explorer(workers=2, tau=4, epochs=2, lr=0.5, split=split)
+    p, tau, alpha = box.children[0].children
+    assert (p.value, tau.value, alpha.value, alpha.max) == (2, 4, pytest.approx(0.45), pytest.approx(0.5))
+    assert [c[0] for c in calls] == ["sync", "easgd"]
+    tau.value = 16
+    assert calls[-1] == ("easgd", dict(workers=2, tau=16, alpha=pytest.approx(0.45), epochs=2, lr=0.5, split=split))
+    assert [c[0] for c in calls].count("sync") == 1                       # the baseline is simulated once per p
+    easgd = list(shown[-1].values())[1]
+    assert easgd["messages"][-1] == (2 * 21) // 16
+    assert f"EASGD {easgd['test accuracy'][-1]:.3f} with 2 " in capsys.readouterr().out.strip().splitlines()[-1]
+    p.value = 3                                                           # beta = 0.9 kept: alpha 0.3, at most 1/3
+    assert alpha.max == pytest.approx(1 / 3) and alpha.value == pytest.approx(0.3, abs=0.005)
+    assert calls[-1][1]["workers"] == 3 and calls[-1][1]["alpha"] == pytest.approx(alpha.value)
+    p.value = 1
+    assert alpha.max == pytest.approx(1.0) and alpha.value == pytest.approx(0.9, abs=0.01)
+
+
+def test_show_distributed_draws_accuracy_against_epochs_and_messages():
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    hist = {"epoch": [0, 1, 2], "test accuracy": [0.1, 0.8, 0.9], "messages": [0, 5, 10]}
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    widgets.show_distributed(ax1, ax2, {"a": hist})
+    assert list(ax1.lines[0].get_xdata()) == [0, 1, 2] and list(ax2.lines[0].get_xdata()) == [0, 5, 10]
+    assert ax2.get_xscale() == "symlog"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        widgets.show_distributed(ax1, ax2, {})

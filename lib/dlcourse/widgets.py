@@ -1,9 +1,10 @@
 """Interactive sliders for the lectures, and the drawers they redraw.
 
 The rule: what a slider shows is computed by a plain function that lives with its concept (``linear``,
-``perceptron``, ``landscapes``, ``approximation``, ``training``, ``autodiff``, ``gans``) and is unit-tested there; a
-builder here only wires sliders to it and redraws a figure with a ``show_*`` drawer (which lectures also
-call directly for their static figures). Builders are in lecture order.
+``perceptron``, ``landscapes``, ``approximation``, ``training``, ``autodiff``, ``gans``, ``attention``,
+``sparse_coding``, ``distributed``) and is unit-tested there; a builder here only wires sliders to it and redraws
+a figure with a ``show_*`` drawer (which lectures also call directly for their static figures). Builders are in
+lecture order.
 """
 
 from __future__ import annotations
@@ -534,3 +535,202 @@ def snapshot_explorer(runs: dict, centres, std: float, lim: float | None = None)
 
     out = W.interactive_output(redraw, {"step": slider})
     return W.VBox([slider, out])
+
+
+# --- lecture 10: a soft memory read, the shrinkage threshold, elastic averaging ------------------------------
+
+
+def show_memory_read(ax_weights, ax_entropy, sweep, i: int, query: int = 0) -> None:
+    """Draw position ``i`` of a :class:`dlcourse.attention.Sweep` for query ``query``: the weights C_i of every
+    memory slot as bars (the slot that the largest scale of the sweep reads, the best-matching key, in orange),
+    and the entropy of the read against the scale (log scale, scale 0 left out) with this position marked."""
+    C, H = sweep.weights[i, query], sweep.entropy[:, query]
+    M, scale = len(C), float(sweep.scales[i])
+    best = int(sweep.weights[-1, query].argmax())
+    colors = ["tab:orange" if j == best else "tab:blue" for j in range(M)]
+    bars = ax_weights.bar(np.arange(M), C, color=colors)
+    bars[best].set_label("best-matching key")
+    ax_weights.axhline(1 / M, color="k", ls=":", lw=1, label=f"uniform 1/M = {1 / M:.3g}")
+    ax_weights.set(xticks=np.arange(M), ylim=(0, 1.05), xlabel="memory slot i", ylabel="weight $C_i$",
+                   title=f"scale s = {scale:.3g}: entropy {H[i]:.2f} nats")
+    ax_weights.legend(fontsize=7, loc="upper left")
+    positive = sweep.scales > 0
+    ax_entropy.semilogx(sweep.scales[positive], H[positive], color="tab:blue", label="entropy of the read")
+    ax_entropy.axhline(np.log(M), color="k", ls=":", lw=1, label=f"log M = {np.log(M):.2f}: uniform average")
+    ax_entropy.axhline(0.0, color="tab:orange", ls="--", lw=1, label="0: one slot, a hard lookup")
+    if scale > 0:
+        ax_entropy.plot([scale], [H[i]], "o", color="tab:red", ms=8, label="this scale")
+    ax_entropy.set(xlabel="scale s (inverse temperature, log scale)", ylabel="entropy (nats)",
+                   ylim=(-0.1, np.log(M) + 0.2), title="from a blurred average to a RAM")
+    ax_entropy.legend(fontsize=7, loc="lower left")
+
+
+def memory_read_explorer(X, K, V, scales=None, scale: float = 1.0):
+    """A scale slider (and a query slider when ``X`` holds several queries) over
+    :func:`dlcourse.attention.sharpness_sweep` of the queries ``X`` (N, d) in the memory ``K`` (M, d), ``V`` (M, m)
+    at ``scales`` (default 0 and 29 values from 0.1 to 316, log-spaced; the sweep is computed once): redraws the
+    weights and the entropy (:func:`show_memory_read`) and prints the read."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from . import attention
+
+    scales = np.r_[0.0, np.logspace(-1.0, 2.5, 29)] if scales is None else scales
+    sweep = attention.sharpness_sweep(X, K, V, scales)
+    n_queries = sweep.weights.shape[1]
+    start = int(np.argmin(np.abs(sweep.scales - _validate.as_nonnegative_float(scale, "scale"))))
+    slider = W.SelectionSlider(options=[(f"{s:.3g}", i) for i, s in enumerate(sweep.scales)], value=start,
+                               description="scale s", continuous_update=False, style={"description_width": "5em"},
+                               layout=W.Layout(width="60%"))
+    query = W.IntSlider(value=0, min=0, max=n_queries - 1, description="query", continuous_update=False,
+                        style={"description_width": "5em"}, layout=W.Layout(display=None if n_queries > 1 else "none"))
+
+    def redraw(i, q):
+        fig, (ax_w, ax_h) = plt.subplots(1, 2, figsize=(12, 3.8))
+        show_memory_read(ax_w, ax_h, sweep, i, q)
+        fig.tight_layout()
+        plt.show()
+        H = sweep.entropy[i, q]
+        print(f"scale {sweep.scales[i]:.3g}: read y = {np.round(sweep.reads[i, q], 3)}; entropy {H:.3f} nats, "
+              f"about {np.exp(H):.2f} of the {sweep.weights.shape[2]} slots read; at scale "
+              f"{sweep.scales[-1]:.3g} the read is {np.round(sweep.reads[-1, q], 3)}, the best key's value")
+
+    out = W.interactive_output(redraw, {"i": slider, "q": query})
+    return W.VBox([W.HBox([slider, query]), out])
+
+
+def show_shrink(ax, t: float, lim: float = 1.5) -> None:
+    """Draw soft thresholding shrink_t(x) (:func:`dlcourse.sparse_coding.shrink`) on [-lim, lim], the identity, and
+    the dead zone |x| <= t that it sets to 0."""
+    from . import sparse_coding
+
+    x = np.linspace(-lim, lim, 601)
+    ax.axvspan(-t, t, color="0.9", label="|x| ≤ t: set to 0")
+    ax.plot(x, x, color="k", ls=":", lw=1, label="identity")
+    ax.plot(x, sparse_coding.shrink(x, t), color="tab:red", lw=2, label="$\\mathrm{shrink}_t(x)$")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="x", ylabel="$\\mathrm{shrink}_t(x)$",
+           title=f"soft thresholding, t = {t:.3g}")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def show_code(ax, z, z_true=None, title: str | None = None) -> None:
+    """Draw a sparse code ``z`` (k,) as stems, and the code that made the signal, ``z_true`` (k,), as circles."""
+    z = _validate.as_vector(z, "z")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.vlines(np.arange(len(z)), 0, z, color="tab:blue", lw=2)
+    ax.plot(np.arange(len(z)), np.where(z != 0, z, np.nan), "o", color="tab:blue", ms=4, label="code found")
+    if z_true is not None:
+        z_true = _validate.as_vector(z_true, "z_true", len(z))
+        on = z_true != 0
+        ax.plot(np.flatnonzero(on), z_true[on], "o", mfc="none", mec="k", ms=9, label="true code")
+    ax.set(xlabel="atom j (column of $W_d$)", ylabel="$z_j$",
+           title=title or f"{np.count_nonzero(z)} non-zero entries of {len(z)}")
+    ax.legend(fontsize=7, loc="upper right")
+
+
+def shrink_explorer(W_d, y, z_true=None, lam: float = 0.1, lam_range=(1e-3, 2.0), steps: int = 500):
+    """A log-scale slider for the sparsity weight lam of the energy 1/2 ||y - W_d z||^2 + lam ||z||_1: redraws
+    shrink_t at ISTA's threshold t = lam / L (:func:`show_shrink`) and the code of the signal ``y`` (n,) in the
+    dictionary ``W_d`` (n, k) after ``steps`` steps of :func:`dlcourse.sparse_coding.fista` (:func:`show_code`,
+    with ``z_true`` (k,) if given), and prints its sparsity, residual and energy."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from . import sparse_coding
+
+    W_d = _validate.as_matrix(W_d, "W_d")
+    y = _validate.as_vector(y, "y", W_d.shape[0])
+    lo, hi = (_validate.as_positive_float(v, "lam_range") for v in lam_range)
+    if not lo < hi:
+        raise ValueError(f"lam_range must be (low, high) with low < high, got {lam_range}")
+    L = sparse_coding.lipschitz(W_d)
+    slider = W.FloatLogSlider(value=lam, base=10, min=np.log10(lo), max=np.log10(hi), step=0.05, description="λ",
+                              continuous_update=False, readout_format=".3g", layout=W.Layout(width="60%"))
+
+    def redraw(lam):
+        z = sparse_coding.fista(y, W_d, lam, steps)
+        fig, (ax_s, ax_z) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 2]})
+        show_shrink(ax_s, lam / L)
+        show_code(ax_z, z, z_true)
+        fig.tight_layout()
+        plt.show()
+        print(f"λ = {lam:.3g}, threshold λ/L = {lam / L:.3g} (L = {L:.3g}): {np.count_nonzero(z)} non-zero of "
+              f"{len(z)}, residual ||y − W_d z|| = {np.linalg.norm(y - W_d @ z):.3f}, "
+              f"energy {sparse_coding.sparse_energy(z, y, W_d, lam):.4f}")
+
+    out = W.interactive_output(redraw, {"lam": slider})
+    return W.VBox([slider, out])
+
+
+def show_distributed(ax_epochs, ax_messages, runs: dict, ylim=(0.0, 1.0)) -> None:
+    """Draw distributed training runs, ``runs`` = {label: history of :func:`dlcourse.distributed.train_distributed`
+    or :func:`dlcourse.distributed.simulate`}: the test accuracy of the center variable against the epoch, and
+    against the all-reduces each worker sent (symmetric log scale: 0 messages at the start), both within ``ylim``."""
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict {label: history}")
+    for label, hist in runs.items():
+        ax_epochs.plot(hist["epoch"], hist["test accuracy"], "o-", ms=3, label=label)
+        ax_messages.plot(hist["messages"], hist["test accuracy"], "o-", ms=3, label=label)
+    ax_epochs.set(xlabel="epoch", ylabel="test accuracy of the center", ylim=ylim,
+                  title="accuracy against the data seen")
+    ax_messages.set_xscale("symlog", linthresh=1)
+    ax_messages.set(xlabel="all-reduces sent by each worker (symlog scale)", ylabel="test accuracy of the center",
+                    ylim=ylim, title="accuracy against the communication")
+    for ax in (ax_epochs, ax_messages):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+
+
+def easgd_explorer(workers: int = 2, tau: int = 4, alpha=None, epochs: int = 10, lr: float = 0.5, split=None,
+                   max_workers: int = 8, taus=(1, 2, 4, 8, 16, 32, 64, 128)):
+    """Sliders for the communication period tau, the elastic coefficient alpha (at most 1 / p, its maximum follows
+    the workers' slider) and the number of workers p, over :func:`dlcourse.distributed.simulate` (one process,
+    numpy: the same numbers as the real run): redraws EASGD against synchronous SGD with the same p
+    (:func:`show_distributed`) and prints the final accuracies and the messages. ``alpha`` None: 0.9 / p. Moving
+    p keeps beta = p alpha."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from . import data, distributed
+
+    split = data.digits_split() if split is None else split
+    taus = [_validate.as_int(t, "taus") for t in taus]
+    style = {"description_width": "6em"}
+    p_slider = W.IntSlider(value=_validate.as_int(workers, "workers"), min=1, max=max_workers,
+                           description="workers p", continuous_update=False, style=style)
+    tau_slider = W.SelectionSlider(options=taus, value=_validate.as_int(tau, "tau"), description="period τ",
+                                   continuous_update=False, style=style)
+    a_slider = W.FloatSlider(value=0.9 / workers if alpha is None else alpha, min=0.0, max=1.0 / workers,
+                             step=0.005, description="α = ηρ", continuous_update=False, readout_format=".3f",
+                             style=style)
+    sync_runs: dict[int, dict] = {}
+
+    def follow(change):                                # keep beta = p alpha, within beta <= 1
+        beta, p = a_slider.value * change["old"], change["new"]
+        if 1.0 / p > a_slider.max:
+            a_slider.max = 1.0 / p
+            a_slider.value = beta / p
+        else:
+            a_slider.value = beta / p
+            a_slider.max = 1.0 / p
+
+    p_slider.observe(follow, names="value")
+
+    def redraw(p, tau, alpha):
+        alpha = min(alpha, 1.0 / p)
+        if p not in sync_runs:
+            sync_runs[p] = distributed.simulate("sync", workers=p, epochs=epochs, lr=lr, split=split)
+        sync = sync_runs[p]
+        easgd = distributed.simulate("easgd", workers=p, tau=tau, alpha=alpha, epochs=epochs, lr=lr, split=split)
+        fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+        show_distributed(axes[0], axes[1], {f"synchronous SGD, p = {p}": sync,
+                                            f"EASGD, p = {p}, τ = {tau}, α = {alpha:.3f} (β = {p * alpha:.2f})": easgd})
+        fig.tight_layout()
+        plt.show()
+        print(f"after {epochs} epochs: synchronous SGD {sync['test accuracy'][-1]:.3f} with {sync['messages'][-1]} "
+              f"all-reduces; EASGD {easgd['test accuracy'][-1]:.3f} with {easgd['messages'][-1]} "
+              f"({easgd['floats'][-1]:,} floats sent by each worker)")
+
+    out = W.interactive_output(redraw, {"p": p_slider, "tau": tau_slider, "alpha": a_slider})
+    return W.VBox([W.HBox([p_slider, tau_slider, a_slider]), out])
