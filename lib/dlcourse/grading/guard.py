@@ -223,7 +223,9 @@ def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callabl
 
 def _run_remote(fn, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float) -> Run:
     """The same call in the student's sandboxed kernel: the kernel applies the time limit and captures the
-    output; lent helpers run here, called back from the kernel; calling course code fails there (it is absent)."""
+    output; lent helpers run there too, built from their source and that of what they call
+    (:mod:`dlcourse.grading.lending`), or, when that cannot be done safely, here, called back from the kernel;
+    calling course code fails there (it is absent)."""
     from .remote import RemoteError, RemoteTimeout, SessionBroken
 
     run = Run()

@@ -4,8 +4,9 @@ While a test cell runs on the trusted side, every name it needs from the student
 ``Value``, ``LR``) is fetched through a :class:`RemoteSession`: plain data (numbers, arrays, tuples, dicts)
 arrives as a copy, anything else as a :class:`RemoteObject`, a handle whose calls, attributes and operators are
 forwarded to the student's kernel. The checks use these like the real thing; :func:`dlcourse.grading.guard.run_student`
-recognises a remote function and asks the kernel to run it under the time limit, with lent helpers that call
-back into the grader, and with its warnings and output captured.
+recognises a remote function and asks the kernel to run it under the time limit, with lent helpers (built in
+the kernel from their source, :mod:`dlcourse.grading.lending`, or calling back into the grader), and with its
+warnings and output captured.
 
 The verdict never leaves this process: results come back through :mod:`dlcourse.grading.wire` (plain data only)
 and are compared here. The kernel enforces each call's time limit itself; if it does not answer within the limit
@@ -97,6 +98,7 @@ class RemoteSession:
         self.verified: set[str] = set()  # student functions that passed their latest check
         self._ids = itertools.count(1)
         self._callbacks: dict[int, Callable] = {}
+        self._installed: dict[tuple, int | None] = {}  # lent helpers built in the kernel: their bundle's key
 
     # --- serving ---
 
@@ -151,6 +153,7 @@ class RemoteSession:
             self.sock.close()
             self.sock = None
         self._callbacks.clear()
+        self._installed.clear()
         return pending
 
     def kill(self, reason: str) -> None:
@@ -269,13 +272,37 @@ class RemoteSession:
              seconds: float | None = None):
         """Call a remote callable; returns ``(reply, Notes)`` (the reply not yet turned into a value)."""
         lent = {}
+        installed = self.install(lend) if lend else None
         for name, fn in (lend or {}).items():
+            if installed is not None:
+                lent[name] = [installed, name]
+                continue
             key = next(self._ids)
             self._callbacks[key] = fn
             lent[name] = key
         reply = self.request({"op": "call", "target": self.encode(target), "args": self.encode(list(args)),
                               "kwargs": self.encode(dict(kwargs)), "lend": lent}, seconds)
         return reply, notes_of(reply)
+
+
+    def install(self, lend: dict[str, Callable]) -> int | None:
+        """Build ``lend``'s helpers in the kernel once per serving (:mod:`dlcourse.grading.lending`); returns the
+        key to lend them by, or None when they cannot be shipped or the kernel failed to build them: then they
+        are lent by callback."""
+        from . import lending
+
+        items = tuple(sorted((name, id(fn)) for name, fn in lend.items()))
+        if items in self._installed:
+            return self._installed[items]
+        key = None
+        shipped = lending.bundle(lend)
+        if shipped is not None:
+            key = next(self._ids)
+            reply = self.request({"op": "install", "key": key, "bundle": shipped}, seconds=10.0)
+            if "ok" not in reply:
+                key = None
+        self._installed[items] = key
+        return key
 
 
 def remote_error(error) -> RemoteError:

@@ -7,7 +7,9 @@ main thread then answers the grader's requests over the Unix socket ``path`` unt
 * ``get``: a name of the student's notebook, as plain data or as a handle;
 * ``call``: call a function or object with arguments, with names of the notebook lent to callbacks into the
   grader, under a time limit, with warnings, stderr and stdout captured;
-* ``getattr``, ``op`` (an operator such as ``add`` or ``neg`` on handles and values).
+* ``getattr``, ``op`` (an operator such as ``add`` or ``neg`` on handles and values);
+* ``install``: the source of lent lib helpers and of what they call (:mod:`dlcourse.grading.lending`), run here
+  in private namespaces so that a ``call`` can lend them without a round trip per use.
 
 Everything here runs with the student's code and can be tampered with by it. That is fine: the grader decodes
 only plain data (:mod:`dlcourse.grading.wire`) and decides every verdict itself, so tampering can only change
@@ -41,6 +43,8 @@ class _Session:
         self.ns = namespace
         self.handles = {}
         self.next_cid = 0
+        self.installed = {}  # bundle key -> {lent name: function}
+        self.built = []  # every function built by install
 
     # --- handles and encoding ---
 
@@ -77,6 +81,48 @@ class _Session:
         call_grader.__name__ = f"lent_{cb_id}"
         return call_grader
 
+    def install(self, key, bundle):
+        """Build the lent helpers of ``bundle`` (see :mod:`dlcourse.grading.lending`) under ``key``."""
+        import builtins
+        import importlib
+        import types
+
+        modules = dict(bundle["modules"])
+        spaces = {name: {"__builtins__": builtins, "__name__": f"{name} (lent)"} for name in modules}
+        for name, parts in modules.items():
+            for alias, (owner, qualname) in dict(parts.get("external", {})).items():
+                obj = importlib.import_module(owner)
+                for attr in qualname.split("."):
+                    obj = getattr(obj, attr)
+                spaces[name][alias] = obj
+        for name, parts in modules.items():
+            exec(compile(parts["source"], f"<dlcourse_worker lent {name}>", "exec"), spaces[name])
+        for name, parts in modules.items():
+            for alias, (owner, qualname) in dict(parts.get("objects", {})).items():
+                spaces[name][alias] = spaces[owner][qualname]
+        for name, parts in modules.items():
+            for alias, (target, attrs) in dict(parts.get("proxies", {})).items():
+                spaces[name][alias] = types.SimpleNamespace(**{a: spaces[target][a] for a in attrs})
+        self.installed[key] = {lent: spaces[module][fn] for lent, (module, fn) in dict(bundle["lent"]).items()}
+        self.built += [value for space in spaces.values() for value in space.values()
+                       if isinstance(value, types.FunctionType) and value.__module__.endswith(" (lent)")]
+
+    def disarm(self):
+        """Lent helpers are lent for the test cell: a copy the student's code kept fails in later cells."""
+        def lent_only(*args, **kwargs):
+            raise RuntimeError("a correct helper lent by the grader can only be used while a test cell runs")
+
+        for fn in self.built:
+            fn.__code__ = lent_only.__code__
+        self.built.clear()
+        self.installed.clear()
+
+    def lent(self, ref):
+        """A lent name's value: a callback into the grader (an id) or an installed helper ([key, name])."""
+        if isinstance(ref, list):
+            return self.installed[ref[0]][ref[1]]
+        return self.callback(ref)
+
     # --- one request ---
 
     def run(self, request):
@@ -90,6 +136,9 @@ class _Session:
 
                 switched_off.__name__ = str(name)
                 self.ns[str(name)] = switched_off
+            return {"ok": None}
+        if op == "install":
+            self.install(request["key"], request["bundle"])
             return {"ok": None}
         if op == "get":
             name = request["name"]
@@ -128,7 +177,7 @@ class _Session:
         """Run ``action`` with the lent names bound, a time limit, and everything it prints captured."""
         saved = {name: self.ns[name] for name in lend if name in self.ns}
         for name in saved:
-            self.ns[name] = self.callback(lend[name])
+            self.ns[name] = self.lent(lend[name])
         out, err = io.StringIO(), io.StringIO()
         reply = {}
         caught = []
@@ -207,4 +256,5 @@ def serve(path, token):
                 send_frame(sock, {"id": request.get("id"), "error": {  # noqa: F821
                     "ename": type(exc).__name__, "evalue": str(exc)[:MAX_TEXT], "frames": []}})
     finally:
+        session.disarm()
         sock.close()
