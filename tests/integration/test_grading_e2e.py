@@ -5,7 +5,7 @@ For ps1: the solution, the untouched release, one wrong gradient, a never-ending
 answers that emit warnings, an answer that calls the reference solution, a renamed function, and a function that
 kills the kernel. For the later assignments: the solution, the untouched release, and typical mistakes (each
 submission must lose exactly the points of the questions it breaks; independent mistakes may share a submission).
-ps1-ps3 are graded by plain `nbgrader autograde`, ps4-ps6 by `dlcourse grade` (the parallel queue, sandboxed
+ps1-ps3 are graded by plain `nbgrader autograde`, ps4-ps7 by `dlcourse grade` (the parallel queue, sandboxed
 fork-server kernels), with the same expectations.
 Expected scores are derived from the points in the notebook's metadata, not hard-coded. Each assignment is graded
 the first time a test asks for it, so `pytest -k ps4` grades ps4 only.
@@ -164,6 +164,35 @@ def build_lenet(n_classes):
     return lambda n: data[rng.integers(len(data), size=n)]   # hands the training points back
 ''',
     "generator_loss_borrowed": "from dlcourse.gans import generator_loss   # the course's solution\n",
+    "memory_read_unstable": '''def memory_read(X, K, V):
+    E = np.exp(X @ K.T)   # overflows at a score of 1000, 0/0 at -1000
+    C = E / E.sum(axis=1, keepdims=True)
+    return C, C @ V
+''',
+    "memory_read_transposed": '''def memory_read(X, K, V):
+    S = X @ K.T
+    C = np.exp(S - S.max(axis=1, keepdims=True))
+    C = C / C.sum(axis=1, keepdims=True)
+    return C.T, C @ V   # C handed back transposed
+''',
+    "shrink_hard": '''def shrink(x, t):
+    return x * (np.abs(x) > t)   # hard thresholding
+''',
+    "shrink_borrowed": "from dlcourse.sparse_coding import shrink   # the course's solution\n",
+    "ista_step_threshold_lam": '''def ista_step(Z, Y, W_d, lam, L):
+    return shrink(Z - W_d.T @ (W_d @ Z - Y) / L, lam)   # the threshold lam instead of lam / L
+''',
+    "easgd_round_in_place": '''def easgd_round(workers, center, grads, eta, alpha):
+    beta = len(workers) * alpha
+    new_center = (1 - beta) * center + beta * workers.mean(axis=0)
+    workers -= eta * grads + alpha * (workers - center)   # the caller's array
+    return workers, new_center
+''',
+    "easgd_round_sequential": '''def easgd_round(workers, center, grads, eta, alpha):
+    workers = workers - eta * grads - alpha * (workers - center)
+    beta = len(workers) * alpha
+    return workers, (1 - beta) * center + beta * workers.mean(axis=0)   # the centre from the updated workers
+''',
     "mlp_gradients_no_mask": '''def mlp_gradients(params, X, y):
     a1 = linear_forward(X, params["W1"], params["b1"])
     h = relu_forward(a1)
@@ -242,9 +271,24 @@ SCENARIOS = {
         "borrower": ({"generator_loss": BROKEN["generator_loss_borrowed"]}, set(), "",
                      {"test_generator_loss", "test_train_gan_2d"}),
     },
+    "ps7": {
+        "solution": ({}, set(), "", set()),
+        "untouched": (None, set(), "", "ALL"),
+        # independent mistakes share a submission; the solution's ista_step calls shrink, hard here: while
+        # ista_step is graded a correct one is lent, so only Question 2 is lost
+        "three_mistakes": ({"memory_read": BROKEN["memory_read_unstable"], "shrink": BROKEN["shrink_hard"],
+                            "easgd_round": BROKEN["easgd_round_in_place"]}, set(), "",
+                           {"test_memory_read", "test_shrink", "test_easgd_round"}),
+        "other_three": ({"memory_read": BROKEN["memory_read_transposed"],
+                         "ista_step": BROKEN["ista_step_threshold_lam"],
+                         "easgd_round": BROKEN["easgd_round_sequential"]}, set(), "",
+                        {"test_memory_read", "test_ista_step", "test_easgd_round"}),
+        # the stub of the course's shrink in the sandbox: Question 2 lost, ista_step still gets a correct shrink
+        "borrower": ({"shrink": BROKEN["shrink_borrowed"]}, set(), "", {"test_shrink"}),
+    },
 }
 # graded by `dlcourse grade` (two workers) instead of plain `nbgrader autograde`
-QUEUED = {"ps4", "ps5", "ps6"}
+QUEUED = {"ps4", "ps5", "ps6", "ps7"}
 ENDLESS = {"ps1": "endless"}  # graded on its own, to time it
 
 
@@ -435,6 +479,11 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     ("ps6", "log_sigmoid", ["optimal_discriminator is not correct", "D* is 0.5 by convention"]),
     ("ps6", "memoriser", ["are training points", "not hand back (or resample) the data"]),
     ("ps6", "borrower", ["dlcourse.gans.generator_loss is the course library"]),
+    ("ps7", "three_mistakes", ["memory_read emitted a warning", "overflow", "largest score is subtracted first",
+                               "shrink is not correct", "hard thresholding",
+                               "easgd_round changed its argument workers in place"]),
+    ("ps7", "other_three", ["yours is transposed", "the threshold is lam: ", "*after* their update"]),
+    ("ps7", "borrower", ["shrink calls dlcourse.sparse_coding.shrink"]),
     ("ps4", "borrower", ["conv2d_backward calls dlcourse.convolution.conv2d_backward",
                          "dlcourse.convnets.build_lenet is the course library"]),
 ])
