@@ -193,3 +193,31 @@ def test_ps4_release_keeps_the_public_contract():
     solutions = nbformat.read(ROOT / "solutions" / "ps4" / "ps4.ipynb", as_version=4)
     hidden = {c.metadata["nbgrader"]["grade_id"] for c in solutions.cells if "BEGIN HIDDEN TESTS" in c.source}
     assert hidden == {c.metadata["nbgrader"]["grade_id"] for c in tests}
+
+
+PS7_CONTRACT = {  # lecture 10's problem set: hidden tests and outside checks rely on these names and arguments
+    "memory_read": "def memory_read(X, K, V):",
+    "shrink": "def shrink(x, t):",
+    "ista_step": "def ista_step(Z, Y, W_d, lam, L):",
+    "easgd_round": "def easgd_round(workers, center, grads, eta, alpha):",
+}
+
+
+def test_ps7_release_keeps_the_public_contract():
+    """The released ps7 asks for exactly the contract's functions (the student's memory_read has no scale), one
+    written answer graded by hand, and hidden tests behind every graded code cell."""
+    released = nbformat.read(ROOT / "course" / "assignments" / "ps7" / "ps7.ipynb", as_version=4)
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in released.cells if "nbgrader" in c.metadata}
+    answers = {g for g, c in by_id.items() if c.metadata["nbgrader"].get("solution") and c.cell_type == "code"}
+    assert answers == set(PS7_CONTRACT)
+    for grade_id, signature in PS7_CONTRACT.items():
+        assert by_id[grade_id].source.startswith(signature), f"{grade_id}: {by_id[grade_id].source.splitlines()[0]}"
+    written = [c for c in released.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(written) == 1 and written[0].metadata["nbgrader"]["solution"]
+    tests = [c for c in released.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    assert sum(c.metadata["nbgrader"]["points"] for c in tests + written) == 13
+    solutions = nbformat.read(ROOT / "solutions" / "ps7" / "ps7.ipynb", as_version=4)
+    hidden = {c.metadata["nbgrader"]["grade_id"] for c in solutions.cells if "BEGIN HIDDEN TESTS" in c.source}
+    assert hidden == {c.metadata["nbgrader"]["grade_id"] for c in tests}
+    setup = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    assert "from dlcourse.grading import ps7 as checks" in setup.source and "import numpy as np" in setup.source
