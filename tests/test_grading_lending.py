@@ -130,6 +130,12 @@ STUDENT = textwrap.dedent('''
     def misuses_sigmoid(z):
         return sigmoid(z, "extra")
 
+    def nll(w, b, X, y):
+        return 0.0  # broken too
+
+    def uses_nll(w, b, X, y):
+        return nll(w, b, X, y)
+
     def reaches_for_more(z):
         return sorted(name for name in sigmoid.__globals__ if not name.startswith("__"))
 ''')
@@ -170,3 +176,14 @@ def test_a_helper_the_kernel_cannot_build_is_lent_by_callback(session, monkeypat
     run = guard.run_student(session.get("uses_sigmoid"), (np.array([0.0]),), {}, {"sigmoid": linear.sigmoid}, 5.0)
     np.testing.assert_array_equal(run.result, [1.0])
     assert len(session._callbacks) == 1
+
+
+def test_a_helper_that_passed_its_check_stays_the_students_and_the_rest_is_still_built_in_the_kernel(session):
+    session.verified.add("sigmoid")  # as if the student's sigmoid had passed its check
+    rng = np.random.default_rng(1)
+    w, b, X, y = rng.normal(size=3), 0.5, rng.normal(size=(6, 3)), rng.integers(0, 2, 6)
+    lend = {"sigmoid": linear.sigmoid, "nll": linear.nll}
+    run = guard.run_student(session.get("uses_nll"), (w, b, X, y), {}, lend, 5.0)
+    assert run.result == pytest.approx(linear.nll(w, b, X, y), rel=1e-12)
+    assert session._callbacks == {}
+    np.testing.assert_array_equal(guard.run_student(session.get("uses_sigmoid"), (X,), {}, lend, 5.0).result, 0 * X)
