@@ -218,3 +218,32 @@ def test_a_helper_that_passed_its_check_is_not_lent_one_that_failed_is(session):
     assert "helper" in session.verified
     assert guard.run_student(session.get("uses_helper"), (2.0,), {}, {"helper": correct_helper}, 5.0).result == -998.0
     assert calls == [1.0, 2.0]  # verified: the student's own ran in the kernel, no call back
+
+
+def test_a_program_runs_recorded_operations_in_one_request_in_order(session, monkeypatch):
+    from dlcourse.grading.remote import Program
+
+    requests = []
+    real = session.request
+    monkeypatch.setattr(session, "request", lambda message, seconds=None: requests.append(message["op"])
+                        or real(message, seconds))
+    program = Program(session)
+    Box = program.value(session.get("Box"))
+    requests.clear()
+    a = Box(1.0)
+    total = 3 + a + (Box(2.5) + 2)  # __radd__ and __add__ of the student's class, in the kernel
+    b = Box(4.0)
+    assert requests == []  # nothing sent while recording
+    got = program.run([total.value(), a.v, b.v])
+    assert requests == ["program"] and got == [8.5, 1.0, 4.0]
+    with pytest.raises(TypeError, match="values it recorded"):
+        program.run([7])
+    program = Program(session)
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        program.run([program.value(session.get("Box"))(1.0).missing])
+    program = Program(session)
+    with pytest.raises(RemoteError) as err:
+        program.run([program.value(session.get("broken"))(1)])
+    assert err.value.ename == "IndexError"
+    with pytest.raises(TypeError):
+        float(program.value(1.0))
