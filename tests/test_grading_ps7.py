@@ -355,29 +355,13 @@ def test_arguments_changed_in_place_are_seen_in_the_students_kernel(session, cap
             checks.check_easgd_round(session.get("easgd_fails"))
 
 
-def test_a_round_that_never_ends_is_stopped_once_and_switched_off(monkeypatch):
-    import time
-
-    from dlcourse.grading import core
-
-    monkeypatch.setattr(core, "DEFAULT_TIME_LIMIT", 0.5)
-
-    def forever(workers, center, grads, eta, alpha):
-        while True:
-            time.sleep(0.01)
-
-    start = time.perf_counter()
-    with pytest.raises(CheckFailed, match="easgd_round did not finish within 0.5 s"):
-        checks.check_easgd_round(forever)
-    assert time.perf_counter() - start < 3 and guard.is_switched_off(forever)
-    with pytest.raises(CheckFailed, match="not checked again"):
-        checks.check_easgd_round(forever)
+def test_something_that_is_not_a_function_is_named():
     with pytest.raises(CheckFailed, match="should be a function, but it is 3"):
         checks.check_easgd_round(3)
 
 
-def test_without_numpy_in_the_kernel_the_values_are_still_checked(tmp_path, capsys):
-    """The in-place check needs the notebook's `np`; a kernel without it gets the value check alone."""
+def test_the_in_place_check_needs_nothing_from_the_students_namespace(tmp_path, capsys):
+    """The arguments come back from the kernel's call itself: a notebook without `np` is checked the same."""
     source = "import numpy\n" + STUDENT.replace("import numpy as np", "").replace("np.", "numpy.")
     procs = []
 
@@ -387,11 +371,13 @@ def test_without_numpy_in_the_kernel_the_values_are_still_checked(tmp_path, caps
     s = RemoteSession(tmp_path, run_in_kernel, lambda: [p.kill() for p in procs])
     try:
         with guard.remote_mode(s):
-            checks.check_easgd_round(s.get("easgd_in_place"))  # changes its input, unseen: the values are right
+            with pytest.raises(CheckFailed, match="changed its argument workers in place"):
+                checks.check_easgd_round(s.get("easgd_in_place"))
             with pytest.raises(CheckFailed, match="new_center is wrong"):
                 checks.check_easgd_round(s.get("easgd_sequential"))
+            checks.check_easgd_round(s.get("easgd_round"))
     finally:
         s.close()
         for p in procs:
             p.wait(timeout=10)
-    assert capsys.readouterr().out.startswith("✓ easgd_round")
+    assert "✓ easgd_round" in capsys.readouterr().out

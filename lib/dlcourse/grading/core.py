@@ -234,11 +234,14 @@ def check_behaviour(
     lend: dict[str, Callable] | None = None,
     forbid_warnings: bool = False,
     seconds: float = DEFAULT_TIME_LIMIT,
+    unchanged: Sequence[str] = (),
 ) -> None:
     """Run ``student`` on every case; raise :class:`CheckFailed` at the first unacceptable result.
 
     ``judge(case, result)`` returns None when the result is acceptable, otherwise a sentence (or a list of
-    them) that says what is wrong. ``forbid_warnings`` makes a numerical warning a failure. Prints one line on
+    them) that says what is wrong. ``forbid_warnings`` makes a numerical warning a failure. ``unchanged`` names
+    the leading positional arguments that the function must leave as they were (looked at where it ran: in the
+    student's kernel under isolated grading). Prints one line on
     success and returns None (a test cell must not produce a value: nbgrader would read it as partial credit).
     """
     if not cases:
@@ -249,10 +252,13 @@ def check_behaviour(
     verified.discard(getattr(student, "_name", None))
     notes: list[str] = []
     for i, case in enumerate(cases, 1):
-        run = guard.run_student(student, case.args, case.kwargs, lend, seconds)
+        run = guard.run_student(student, case.args, case.kwargs, lend, seconds, keep_args=bool(unchanged))
         where = f"on {case.label} (case {i} of {len(cases)}) with\n{_describe_args(student, case)}"
         _raise_if_it_failed(run, student, name, where, seconds, forbid_warnings)
         problems = judge(case, run.result)
+        if unchanged:
+            problems = ([problems] if isinstance(problems, str) else list(problems or [])) + \
+                _changed_in_place(name, unchanged, case.args, run.args_after)
         if problems:
             listing = "\n".join(f"  - {p}" for p in ([problems] if isinstance(problems, str) else problems))
             raise CheckFailed(f"{name} is not correct {where}\n{listing}")
@@ -260,6 +266,24 @@ def check_behaviour(
     if getattr(student, "_name", None):
         verified.add(student._name)
     _passed(name, len(cases), notes)
+
+
+def _changed_in_place(name: str, names: Sequence[str], before: tuple, after: list | None) -> list[str]:
+    """A sentence for the arguments named in ``names`` that the call changed (``after`` as the call left them)."""
+
+    def same(old, new) -> bool:
+        try:
+            return np.shape(new) == np.shape(old) and bool(np.array_equal(new, old, equal_nan=True))
+        except (TypeError, ValueError):
+            return False
+
+    changed = [n for n, old, new in zip(names, before, list(after or [])) if not same(old, new)]
+    if not changed:
+        return []
+    return [f"{name} changed its argument{'s' if len(changed) > 1 else ''} {' and '.join(changed)} in place: the "
+            f"caller's arrays must stay as they were (it may still need them). `{changed[0]} -= ...` or "
+            f"`{changed[0]}[...] = ...` writes into the caller's array; compute new arrays instead "
+            f"(`new_{changed[0]} = {changed[0]} - ...`)"]
 
 
 def _verified_names(student) -> set:
@@ -281,6 +305,7 @@ def check_function(
     forbid_warnings: bool = False,
     seconds: float = DEFAULT_TIME_LIMIT,
     hint: Callable[[Case, object, object], str | None] | None = None,
+    unchanged: Sequence[str] = (),
 ) -> None:
     """:func:`check_behaviour` whose judge compares the student's result with ``reference``'s on the case.
 
@@ -298,7 +323,8 @@ def check_function(
             problems += [extra] if extra else []
         return problems
 
-    check_behaviour(student, cases, judge, name=name, lend=lend, forbid_warnings=forbid_warnings, seconds=seconds)
+    check_behaviour(student, cases, judge, name=name, lend=lend, forbid_warnings=forbid_warnings, seconds=seconds,
+                    unchanged=unchanged)
 
 
 def check_trained_model(

@@ -166,6 +166,7 @@ class Run:
     reference_calls: list[str] = field(default_factory=list)
     warnings: list[tuple[str, str, bool]] = field(default_factory=list)  # (category, message, numerical)
     stderr: str = ""
+    args_after: list | None = None  # the positional arguments as the call left them (when asked for)
 
     @property
     def numerical_warnings(self) -> list[str]:
@@ -192,12 +193,14 @@ def fresh_inputs(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     return copy.deepcopy(args), copy.deepcopy(kwargs)
 
 
-def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float) -> Run:
-    """Call ``fn`` on fresh copies of the arguments under the time limit, the ban and the lending."""
+def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float,
+                keep_args: bool = False) -> Run:
+    """Call ``fn`` on fresh copies of the arguments under the time limit, the ban and the lending;
+    ``keep_args``: also return the positional arguments as the call left them (where it ran)."""
     from .remote import RemoteObject
 
     if isinstance(fn, RemoteObject):
-        return _run_remote(fn, args, kwargs, lend, seconds)
+        return _run_remote(fn, args, kwargs, lend, seconds, keep_args)
     run = Run()
     args, kwargs = fresh_inputs(args, kwargs)
     err = io.StringIO()
@@ -216,12 +219,14 @@ def run_student(fn: Callable, args: tuple, kwargs: dict, lend: dict[str, Callabl
             except Exception as exc:  # the student's bug, reported by the check
                 run.error = exc
     run.reference_calls = calls
+    run.args_after = list(args) if keep_args else None
     run.warnings = [_warning_record(w) for w in caught]
     run.stderr = err.getvalue()
     return run
 
 
-def _run_remote(fn, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float) -> Run:
+def _run_remote(fn, args: tuple, kwargs: dict, lend: dict[str, Callable], seconds: float,
+                keep_args: bool = False) -> Run:
     """The same call in the student's sandboxed kernel: the kernel applies the time limit and captures the
     output; lent helpers run there too, built from their source and that of what they call
     (:mod:`dlcourse.grading.lending`), or, when that cannot be done safely, here, called back from the kernel;
@@ -232,13 +237,17 @@ def _run_remote(fn, args: tuple, kwargs: dict, lend: dict[str, Callable], second
     session = fn._session
     # a helper of the student's that passed its own check needs no stand-in: it runs where it is, in the kernel,
     # instead of calling back into the grader for every use (thousands of times in a training loop)
-    lend = {name: helper for name, helper in lend.items() if name not in session.verified}
+    bind = {name: helper for name, helper in lend.items() if name not in session.verified}
     try:
-        reply, notes = session.call(fn, args, kwargs, lend, seconds)
+        reply, notes = session.call(fn, args, kwargs, bind, seconds, ship=lend, keep_args=keep_args)
         run.warnings, run.stderr = notes.warnings, notes.stderr
         if notes.stdout:
             print(notes.stdout, end="" if notes.stdout.endswith("\n") else "\n")
         run.result = session.result(reply)
+        if keep_args:
+            if not (isinstance(run.result, list) and len(run.result) == 2 and isinstance(run.result[1], list)):
+                raise RemoteError("ProtocolError", "a call's arguments did not come back")
+            run.result, run.args_after = run.result
     except RemoteTimeout:
         run.timed_out = True
     except RemoteError as err:

@@ -10,10 +10,8 @@ the reference refuses beta > 1, and a student's function need not). When a resul
 typical mistake would give on that input (a softmax down the columns, hard thresholding, the threshold lam
 instead of lam / L, the centre updated from the already-updated workers, ...), the feedback names that mistake.
 
-``easgd_round`` must also leave its arguments as they were. The check calls it a second time on a few cases and
-looks at the arrays it was given *after* the call, where the call happened: in the student's kernel under isolated
-grading, through the kernel's own numpy (``np.frompyfunc`` calls the function on the very arrays an object array
-holds, which then come back as plain data; see :func:`_call_and_keep_inputs`).
+``easgd_round`` must also leave its arguments as they were: the check looks at the arrays it was given as the call
+left them, where the call happened (``unchanged`` of :func:`dlcourse.grading.core.check_behaviour`).
 """
 
 from __future__ import annotations
@@ -21,9 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import attention, distributed, sparse_coding
-from . import core, guard
-from .core import Case, CheckFailed, as_plain, check_behaviour, check_function, compare_outputs
-from .remote import RemoteError, RemoteObject, RemoteTimeout
+from .core import Case, as_plain, check_function
 
 RTOL, ATOL = 1e-9, 1e-12  # float64 computations in any order agree far better than this
 LARGE = 1000.0  # the scores at which an exp without the max subtracted overflows (or underflows to 0 / 0)
@@ -69,27 +65,6 @@ def _the_one_that_matches(got, candidates: list[tuple[object, str]], expected) -
         if not _same(value, expected) and _same(got, value):
             found.append(message)
     return found[0] if len(found) == 1 else None
-
-
-def _call(fn, *args):
-    """A call of the student's code from a check's own wrapper: a time-out in the kernel is a time-out here."""
-    from .guard import TimeLimitExceeded
-
-    try:
-        return fn(*args)
-    except RemoteTimeout:
-        raise TimeLimitExceeded("time limit exceeded in the kernel") from None
-
-
-def _named(wrapper, names: tuple[str, ...], student):
-    """The wrapper with the student's parameter names (for the feedback) and the student's function's name (so
-    that a traceback starts at the student's frames)."""
-    import inspect
-
-    wrapper.__signature__ = inspect.Signature(
-        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
-    wrapper.__name__ = getattr(student, "__name__", wrapper.__name__)
-    return wrapper
 
 
 # --- Question 1: memory_read -----------------------------------------------------------------------------------
@@ -299,29 +274,6 @@ def _round(W, c, G, eta, alpha, beta, *, sequential=False, sign=1.0):
     return new_W, (1 - beta) * c + beta * (new_W if sequential else W).mean(axis=0)
 
 
-def _call_and_keep_inputs(fn, args: tuple) -> tuple[object, list | None]:
-    """``fn(*args)`` and the array arguments as they are after the call, where ``fn`` ran (None when they cannot
-    be had).
-
-    Locally the arguments are the fresh copies that :func:`dlcourse.grading.guard.run_student` made. Under
-    isolated grading the arguments would be decoded into new arrays in the kernel and lost after the call, so the
-    kernel's own numpy holds them instead: an object array keeps references to them, ``np.frompyfunc(fn)`` calls
-    the student's function on those very arrays, and the holder's ``tolist()`` brings them back as plain data.
-    """
-    if not isinstance(fn, RemoteObject):
-        return _call(fn, *args), [a for a in args if isinstance(a, np.ndarray)]
-    arrays = [a for a in args if isinstance(a, np.ndarray)]
-    try:
-        kernel_np = fn._session.get("np")  # the setup cell's numpy, in the student's kernel
-        held = kernel_np.array([*arrays, None], dtype="O")  # None: an object array of len(arrays) + 1 references
-        parts = iter(kernel_np.split(held, len(arrays) + 1))
-        ufunc = kernel_np.frompyfunc(fn, len(args), 1)
-    except (KeyError, AttributeError, TypeError, RemoteError):  # no usable numpy under that name: no verdict
-        return _call(fn, *args), None
-    out = _call(ufunc, *[next(parts) if isinstance(a, np.ndarray) else a for a in args])
-    return _call(out.item), list(held.tolist())[:-1]
-
-
 def check_easgd_round(easgd_round, seed: int = 0, n_random: int = 6) -> None:
     """(new_workers (p, d), new_center (d,)) of one synchronous elastic round, every right-hand side from the
     values before the round, with beta = p alpha <= 1; the arguments must be left unchanged."""
@@ -344,33 +296,5 @@ def check_easgd_round(easgd_round, seed: int = 0, n_random: int = 6) -> None:
              "the elastic term pushes the workers away from the centre, and the centre uses the updated workers"),
         ], expected)
 
-    def watched(workers, center, grads, eta, alpha):
-        return _call_and_keep_inputs(easgd_round, (workers, center, grads, eta, alpha))
-
-    def judge(case: Case, result) -> list[str]:
-        got, after = result
-        expected = distributed.easgd_round(*guard.fresh_inputs(case.args, {})[0])
-        problems = compare_outputs(expected, got, ("new_workers", "new_center"), RTOL, ATOL)
-        extra = hint(case, expected, got) if problems else None
-        problems += [extra] if extra else []
-        changed = [name for name, before, now in zip(EASGD_ARGS, case.args[:3], after or ())
-                   if not (np.shape(now) == np.shape(before) and np.array_equal(now, before))]
-        if changed:
-            problems.append(
-                f"easgd_round changed its argument{'s' if len(changed) > 1 else ''} {' and '.join(changed)} in "
-                f"place: the caller's arrays must stay as they were (it may still need the old parameters, e.g. to "
-                f"compare them with the new ones). `workers -= ...` or `workers[...] = ...` writes into the "
-                f"caller's array; compute new arrays instead (new_workers = workers - ...)")
-        return problems
-
-    # the student's function is called through a wrapper (to see its arguments after the call): what
-    # check_behaviour does for the function it is given, done here for the student's own
-    name, seconds = "easgd_round", core.DEFAULT_TIME_LIMIT
-    core._check_callable(easgd_round, name, seconds)
-    try:
-        check_behaviour(_named(watched, EASGD_ARGS, easgd_round), cases, judge, name=name, seconds=seconds)
-    except CheckFailed as failure:
-        if str(failure).startswith(f"{name} did not finish within"):
-            guard.switch_off(easgd_round, f"{name} was switched off because it ran past the {seconds:g} s time "
-                                          f"limit in its tests. Fix the loop and re-run the cell that defines {name}.")
-        raise
+    check_function(easgd_round, distributed.easgd_round, cases, name="easgd_round", outputs=("new_workers", "new_center"),
+                   rtol=RTOL, atol=ATOL, hint=hint, unchanged=EASGD_ARGS[:3])

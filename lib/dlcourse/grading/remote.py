@@ -269,10 +269,16 @@ class RemoteSession:
             pass
 
     def call(self, target: RemoteObject, args: tuple, kwargs: dict, lend: dict[str, Callable] | None = None,
-             seconds: float | None = None):
-        """Call a remote callable; returns ``(reply, Notes)`` (the reply not yet turned into a value)."""
+             seconds: float | None = None, ship: dict[str, Callable] | None = None, keep_args: bool = False):
+        """Call a remote callable; returns ``(reply, Notes)`` (the reply not yet turned into a value).
+
+        ``lend``: the names bound to correct helpers for the call; ``ship``: what the check lends in all (a
+        superset of ``lend``), which the helpers built in the kernel may use (``mlp_gradients`` calls
+        ``linear_forward`` even when the student's own passed its check and is not replaced). ``keep_args``: the
+        reply's value is ``[result, the positional arguments as the call left them]``."""
         lent = {}
-        installed = self.install(lend) if lend else None
+        ship = lend if ship is None else ship
+        installed = self.install(ship) if lend and set(lend) <= set(ship) else None
         for name, fn in (lend or {}).items():
             if installed is not None:
                 lent[name] = [installed, name]
@@ -281,7 +287,7 @@ class RemoteSession:
             self._callbacks[key] = fn
             lent[name] = key
         reply = self.request({"op": "call", "target": self.encode(target), "args": self.encode(list(args)),
-                              "kwargs": self.encode(dict(kwargs)), "lend": lent}, seconds)
+                              "kwargs": self.encode(dict(kwargs)), "lend": lent, "keep_args": keep_args}, seconds)
         return reply, notes_of(reply)
 
 
@@ -425,6 +431,87 @@ for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     setattr(RemoteObject, f"__{_name}__", _binary(_name))
 for _name in ("neg", "pos", "abs"):
     setattr(RemoteObject, f"__{_name}__", lambda self, _n=_name: self._op(_n, self))
+
+
+class Program:
+    """Operations on the student's objects recorded here and run in the kernel in one request.
+
+    A check that builds an expression from many small operations (ps3's ``Value`` engine: a 30-step chain is
+    120 operators) would otherwise pay one round trip per operator. :meth:`value` wraps a remote object or a
+    plain value in a :class:`Traced`; operators, attribute reads and calls on it are appended to the program, in
+    the order the check makes them, and :meth:`run` executes them all in the kernel under one time limit and
+    returns the requested results, as the same operations on :class:`RemoteObject` would have (the student's
+    code sees the same calls in the same order).
+    """
+
+    def __init__(self, session: RemoteSession):
+        self.session = session
+        self.steps: list[list] = []
+
+    def _arg(self, value) -> list:
+        if isinstance(value, Traced):
+            if value._program is not self:
+                raise ValueError("a value of another program")
+            return ["s", value._index]
+        return ["v", self.session.encode(value)]
+
+    def record(self, step: list) -> Traced:
+        self.steps.append(step)
+        return Traced(self, len(self.steps) - 1)
+
+    def value(self, value) -> Traced:
+        return self.record(["value", self._arg(value)])
+
+    def run(self, outputs: list[Traced], seconds: float | None = None) -> list:
+        """Run every recorded step; the values of ``outputs``. The student's errors are raised as a single
+        operation's would be (an attribute the student's class lacks as AttributeError)."""
+        if not all(isinstance(t, Traced) and t._program is self for t in outputs):
+            raise TypeError("the outputs of a program are values it recorded")
+        reply = self.session.request({"op": "program", "steps": self.steps,
+                                      "outputs": [t._index for t in outputs]}, seconds)
+        try:
+            return list(self.session.result(reply))
+        except RemoteError as err:
+            if err.ename == "AttributeError":
+                raise AttributeError(str(err)) from None
+            raise
+
+
+class Traced:
+    """A value of a :class:`Program` (a step's result, known only once the program has run)."""
+
+    __slots__ = ("_program", "_index")
+
+    def __init__(self, program: Program, index: int):
+        object.__setattr__(self, "_program", program)
+        object.__setattr__(self, "_index", index)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._program.record(["getattr", self._program._arg(self), name])
+
+    def __call__(self, *args, **kwargs):
+        p = self._program
+        return p.record(["call", p._arg(self), [p._arg(a) for a in args], {k: p._arg(v) for k, v in kwargs.items()}])
+
+    def _op(self, name: str, *args):
+        return self._program.record(["op", name, [self._program._arg(a) for a in args]])
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("a recorded value is read-only")
+
+    def __float__(self):
+        raise TypeError("a recorded value has no value before Program.run")
+
+    __bool__ = __index__ = __float__
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
+    setattr(Traced, f"__{_name}__", _binary(_name))
+    setattr(Traced, f"__r{_name}__", _binary(_name, reflected=True))
+for _name in ("neg", "pos", "abs"):
+    setattr(Traced, f"__{_name}__", lambda self, _n=_name: self._op(_n, self))
 
 
 class TrustedNamespace(dict):

@@ -7,7 +7,8 @@ main thread then answers the grader's requests over the Unix socket ``path`` unt
 * ``get``: a name of the student's notebook, as plain data or as a handle;
 * ``call``: call a function or object with arguments, with names of the notebook lent to callbacks into the
   grader, under a time limit, with warnings, stderr and stdout captured;
-* ``getattr``, ``op`` (an operator such as ``add`` or ``neg`` on handles and values);
+* ``getattr``, ``op`` (an operator such as ``add`` or ``neg`` on handles and values), and ``program``: a
+  sequence of those, recorded by the grader (:class:`dlcourse.grading.remote.Program`), run in one request;
 * ``install``: the source of lent lib helpers and of what they call (:mod:`dlcourse.grading.lending`), run here
   in private namespaces so that a ``call`` can lend them without a round trip per use.
 
@@ -149,8 +150,11 @@ class _Session:
         args = decode(request.get("args", {"l": []}), self.resolve)  # noqa: F821
         kwargs = decode(request.get("kwargs", {"d": []}), self.resolve)  # noqa: F821
         if op == "call":
+            keep_args = bool(request.get("keep_args"))
+
             def action():
-                return target(*args, **kwargs)
+                result = target(*args, **kwargs)
+                return [result, list(args)] if keep_args else result
         elif op == "getattr":
             name = request["name"]
 
@@ -161,6 +165,29 @@ class _Session:
 
             def action():
                 return fn(*args)
+        elif op == "program":  # recorded operations (remote.Program), run in order under one time limit
+            steps, outputs = list(request["steps"]), list(request["outputs"])
+
+            def action():
+                values = []
+
+                def arg(ref):
+                    return values[ref[1]] if ref[0] == "s" else decode(ref[1], self.resolve)  # noqa: F821
+
+                for step in steps:
+                    kind = step[0]
+                    if kind == "value":
+                        values.append(arg(step[1]))
+                    elif kind == "op":
+                        values.append(OPERATORS[step[1]](*[arg(a) for a in step[2]]))
+                    elif kind == "getattr":
+                        values.append(getattr(arg(step[1]), step[2]))
+                    elif kind == "call":
+                        values.append(arg(step[1])(*[arg(a) for a in step[2]],
+                                                   **{k: arg(a) for k, a in dict(step[3]).items()}))
+                    else:
+                        raise ValueError(f"unknown step {kind!r}")
+                return [values[i] for i in outputs]
         elif op == "repr":
             def action():
                 return repr(target)[:MAX_TEXT]
