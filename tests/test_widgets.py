@@ -332,6 +332,16 @@ def test_memory_read_explorer_shows_the_sweep_at_the_chosen_scale_and_query(monk
     assert drawn[-1][1:] == (len(sweep.scales) - 1, 1) and C[0].argmax() == 4
     scale.value = 0                                                       # scale 0: the mean of the values
     assert f"read y = [{V.mean():.1f}]" in capsys.readouterr().out.strip().splitlines()[-1]
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    real(ax, None, sweep, 0, 1)                                           # the bars alone
+    assert [round(b.get_height(), 12) for b in ax.patches] == [round(1 / 6, 12)] * 6
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    real(None, ax, sweep, 3, 0)                                           # the entropy alone, this scale marked
+    assert ax.lines[-1].get_xdata()[0] == sweep.scales[3] and ax.lines[-1].get_ydata()[0] == sweep.entropy[3, 0]
+    plt.close(fig)
     single = widgets.memory_read_explorer(X[:1], K, V, scales=[0.0, 2.0])
     assert single.children[0].children[1].layout.display == "none"       # no query slider for one query
 

@@ -543,19 +543,23 @@ def snapshot_explorer(runs: dict, centres, std: float, lim: float | None = None)
 def show_memory_read(ax_weights, ax_entropy, sweep, i: int, query: int = 0) -> None:
     """Draw position ``i`` of a :class:`dlcourse.attention.Sweep` for query ``query``: the weights C_i of every
     memory slot as bars (the slot that the largest scale of the sweep reads, the best-matching key, in orange),
-    and the entropy of the read against the scale (log scale, scale 0 left out) with this position marked."""
+    and the entropy of the read against the scale (log scale, scale 0 left out) with this position marked.
+    Either axes may be None: that panel is not drawn."""
     C, H = sweep.weights[i, query], sweep.entropy[:, query]
     M, scale = len(C), float(sweep.scales[i])
-    best = int(sweep.weights[-1, query].argmax())
-    colors = ["tab:orange" if j == best else "tab:blue" for j in range(M)]
-    bars = ax_weights.bar(np.arange(M), C, color=colors)
-    bars[best].set_label("best-matching key")
-    ax_weights.axhline(1 / M, color="k", ls=":", lw=1, label=f"uniform 1/M = {1 / M:.3g}")
-    ax_weights.set(xticks=np.arange(M), ylim=(0, 1.05), xlabel="memory slot i", ylabel="weight $C_i$",
-                   title=f"scale s = {scale:.3g}: entropy {H[i]:.2f} nats")
-    ax_weights.legend(fontsize=7, loc="upper left")
-    positive = sweep.scales > 0
-    ax_entropy.semilogx(sweep.scales[positive], H[positive], color="tab:blue", label="entropy of the read")
+    if ax_weights is not None:
+        best = int(sweep.weights[-1, query].argmax())
+        colors = ["tab:orange" if j == best else "tab:blue" for j in range(M)]
+        bars = ax_weights.bar(np.arange(M), C, color=colors)
+        bars[best].set_label("best-matching key")
+        ax_weights.axhline(1 / M, color="k", ls=":", lw=1, label=f"uniform 1/M = {1 / M:.3g}")
+        ax_weights.set(xticks=np.arange(M), ylim=(0, 1.05), xlabel="memory slot i", ylabel="weight $C_i$",
+                       title=f"scale s = {scale:.3g}: entropy {H[i]:.2f} nats")
+        ax_weights.legend(fontsize=7, loc="upper left")
+    if ax_entropy is None:
+        return
+    order = [j for j in np.argsort(sweep.scales, kind="stable") if sweep.scales[j] > 0]
+    ax_entropy.semilogx(sweep.scales[order], H[order], color="tab:blue", label="entropy of the read")
     ax_entropy.axhline(np.log(M), color="k", ls=":", lw=1, label=f"log M = {np.log(M):.2f}: uniform average")
     ax_entropy.axhline(0.0, color="tab:orange", ls="--", lw=1, label="0: one slot, a hard lookup")
     if scale > 0:
@@ -665,17 +669,17 @@ def shrink_explorer(W_d, y, z_true=None, lam: float = 0.1, lam_range=(1e-3, 2.0)
 
 def show_distributed(ax_epochs, ax_messages, runs: dict, ylim=(0.0, 1.0)) -> None:
     """Draw distributed training runs, ``runs`` = {label: history of :func:`dlcourse.distributed.train_distributed`
-    or :func:`dlcourse.distributed.simulate`}: the test accuracy of the center variable against the epoch, and
+    or :func:`dlcourse.distributed.simulate`}: the test accuracy of the centre variable against the epoch, and
     against the all-reduces each worker sent (symmetric log scale: 0 messages at the start), both within ``ylim``."""
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict {label: history}")
     for label, hist in runs.items():
         ax_epochs.plot(hist["epoch"], hist["test accuracy"], "o-", ms=3, label=label)
         ax_messages.plot(hist["messages"], hist["test accuracy"], "o-", ms=3, label=label)
-    ax_epochs.set(xlabel="epoch", ylabel="test accuracy of the center", ylim=ylim,
+    ax_epochs.set(xlabel="epoch", ylabel="test accuracy of the centre", ylim=ylim,
                   title="accuracy against the data seen")
     ax_messages.set_xscale("symlog", linthresh=1)
-    ax_messages.set(xlabel="all-reduces sent by each worker (symlog scale)", ylabel="test accuracy of the center",
+    ax_messages.set(xlabel="all-reduces sent by each worker (symlog scale)", ylabel="test accuracy of the centre",
                     ylim=ylim, title="accuracy against the communication")
     for ax in (ax_epochs, ax_messages):
         ax.grid(True, alpha=0.3)
