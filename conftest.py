@@ -42,6 +42,35 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def student_process(tmp_path):
+    """``start(source)``: a :class:`~dlcourse.grading.remote.RemoteSession` served by a plain Python process that
+    ran ``source`` first (a stand-in for a student's kernel: no kernel, no sandbox, the same worker code); each
+    request that opens the session starts such a process. Every process is gone after the test."""
+    import subprocess
+
+    from dlcourse.grading.remote import RemoteSession
+
+    sessions, procs = [], []
+
+    def start(source: str) -> RemoteSession:
+        def run_in_kernel(expression):
+            procs.append(subprocess.Popen([sys.executable, "-c", source + f"\n{expression}\n"]))
+
+        session = RemoteSession(tmp_path, run_in_kernel, lambda: [p.kill() for p in procs])
+        sessions.append(session)
+        return session
+
+    yield start
+    for session in sessions:
+        session.close()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def pytest_addoption(parser):
     parser.addoption("--notebook-budget", type=float, default=60.0,
                      help="seconds each notebook may take under nbval (default 60)")

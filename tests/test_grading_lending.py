@@ -2,8 +2,6 @@
 
 import ast
 import importlib
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 
 from dlcourse import convolution, layers, linear, mlp, softmax
 from dlcourse.grading import guard, lending, ps3
-from dlcourse.grading.remote import RemoteSession, worker_source
+from dlcourse.grading.remote import worker_source
 
 GRADING = Path(lending.__file__).parent
 
@@ -142,17 +140,8 @@ STUDENT = textwrap.dedent('''
 
 
 @pytest.fixture
-def session(tmp_path):
-    procs = []
-
-    def run_in_kernel(expression):
-        procs.append(subprocess.Popen([sys.executable, "-c", STUDENT + f"\n{expression}\n"]))
-
-    s = RemoteSession(tmp_path, run_in_kernel, lambda: [p.kill() for p in procs])
-    yield s
-    s.close()
-    for p in procs:
-        p.wait(timeout=10)
+def session(student_process):
+    return student_process(STUDENT)
 
 
 def test_a_lent_helper_runs_in_the_kernel_without_calling_back(session):

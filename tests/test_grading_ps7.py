@@ -9,8 +9,6 @@ lam / L, the step uphill; the centre from the updated workers, beta = alpha, arg
 with feedback that names it. The in-place check is also run against a real worker process (isolated grading).
 """
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -20,7 +18,6 @@ import scipy.special
 from dlcourse import attention, distributed, sparse_coding
 from dlcourse.grading import CheckFailed, guard
 from dlcourse.grading import ps7 as checks
-from dlcourse.grading.remote import RemoteSession
 
 torch = pytest.importorskip("torch")
 
@@ -331,17 +328,8 @@ STUDENT = textwrap.dedent('''
 
 
 @pytest.fixture
-def session(tmp_path):
-    procs = []
-
-    def run_in_kernel(expression):
-        procs.append(subprocess.Popen([sys.executable, "-c", STUDENT + f"\n{expression}\n"]))
-
-    s = RemoteSession(tmp_path, run_in_kernel, lambda: [p.kill() for p in procs])
-    yield s
-    s.close()
-    for p in procs:
-        p.wait(timeout=10)
+def session(student_process):
+    return student_process(STUDENT)
 
 
 def test_arguments_changed_in_place_are_seen_in_the_students_kernel(session, capsys):
@@ -360,24 +348,13 @@ def test_something_that_is_not_a_function_is_named():
         checks.check_easgd_round(3)
 
 
-def test_the_in_place_check_needs_nothing_from_the_students_namespace(tmp_path, capsys):
+def test_the_in_place_check_needs_nothing_from_the_students_namespace(student_process, capsys):
     """The arguments come back from the kernel's call itself: a notebook without `np` is checked the same."""
-    source = "import numpy\n" + STUDENT.replace("import numpy as np", "").replace("np.", "numpy.")
-    procs = []
-
-    def run_in_kernel(expression):
-        procs.append(subprocess.Popen([sys.executable, "-c", source + f"\n{expression}\n"]))
-
-    s = RemoteSession(tmp_path, run_in_kernel, lambda: [p.kill() for p in procs])
-    try:
-        with guard.remote_mode(s):
-            with pytest.raises(CheckFailed, match="changed its argument workers in place"):
-                checks.check_easgd_round(s.get("easgd_in_place"))
-            with pytest.raises(CheckFailed, match="new_center is wrong"):
-                checks.check_easgd_round(s.get("easgd_sequential"))
-            checks.check_easgd_round(s.get("easgd_round"))
-    finally:
-        s.close()
-        for p in procs:
-            p.wait(timeout=10)
+    s = student_process("import numpy\n" + STUDENT.replace("import numpy as np", "").replace("np.", "numpy."))
+    with guard.remote_mode(s):
+        with pytest.raises(CheckFailed, match="changed its argument workers in place"):
+            checks.check_easgd_round(s.get("easgd_in_place"))
+        with pytest.raises(CheckFailed, match="new_center is wrong"):
+            checks.check_easgd_round(s.get("easgd_sequential"))
+        checks.check_easgd_round(s.get("easgd_round"))
     assert "✓ easgd_round" in capsys.readouterr().out

@@ -5,8 +5,6 @@ student's kernel does in grading, with a student's code defined in its ``__main_
 """
 
 import inspect
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -17,7 +15,7 @@ from dlcourse.grading import Case, CheckFailed, check_function, guard
 from dlcourse.grading import ps3
 
 import test_grading_ps3
-from dlcourse.grading.remote import RemoteError, RemoteObject, RemoteSession, RemoteTimeout, SessionBroken, TrustedNamespace
+from dlcourse.grading.remote import RemoteError, RemoteObject, RemoteTimeout, SessionBroken, TrustedNamespace
 
 STUDENT = textwrap.dedent('''
     import numpy as np, warnings, sys
@@ -77,26 +75,8 @@ STUDENT = textwrap.dedent('''
 
 
 @pytest.fixture
-def session(tmp_path):
-    procs = []
-
-    def run_in_kernel(expression):
-        code = STUDENT + f"\n{expression}\n"
-        procs.append(subprocess.Popen([sys.executable, "-c", code]))
-        return None
-
-    def kill():
-        for p in procs:
-            p.kill()
-
-    s = RemoteSession(tmp_path, run_in_kernel, kill)
-    yield s
-    s.close()
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+def session(student_process):
+    return student_process(STUDENT)
 
 
 def test_names_come_back_as_copies_or_handles(session):
@@ -189,17 +169,8 @@ VALUE = "import math\n\n" + inspect.getsource(test_grading_ps3.Value)
 
 
 @pytest.fixture
-def session_with_value(tmp_path):
-    procs = []
-
-    def run_in_kernel(expression):
-        procs.append(subprocess.Popen([sys.executable, "-c", VALUE + f"\n{expression}\n"]))
-
-    s = RemoteSession(tmp_path, run_in_kernel, lambda: [p.kill() for p in procs])
-    yield s
-    s.close()
-    for p in procs:
-        p.wait(timeout=10)
+def session_with_value(student_process):
+    return student_process(VALUE)
 
 
 def test_a_helper_that_passed_its_check_is_not_lent_one_that_failed_is(session):
