@@ -14,7 +14,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 .PHONY: lab test venv notebooks release lock clean help
 
 help:
-	@echo "make lab        start JupyterLab on course/ (lectures and assignments)"
+	@echo "make lab        start JupyterLab on course/, opened at its index (lectures and assignments in order)"
 	@echo "make test       run every test: lib, notebooks (nbval), release, grading, browser"
 	@echo "make notebooks  re-execute lecture and solution notebooks in place (fast mode, CPU)"
 	@echo "make release    regenerate course/assignments/ from solutions/ with nbgrader"
@@ -33,7 +33,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 venv: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=course $(ROOT_FLAG)
+	$(BIN)/jupyter lab --ServerApp.root_dir=course --ServerApp.default_url=/lab/tree/index.ipynb $(ROOT_FLAG)
 
 test: $(STAMP)
 	$(CLEAN_ENV) $(BIN)/python -m pytest
