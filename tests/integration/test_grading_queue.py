@@ -405,3 +405,17 @@ def test_postgres_gradebook_and_two_dask_workers_one_killed_give_the_default_sco
     nbgrader(course, "generate_feedback", "ps1")
     nbgrader(course, "export")
     assert "alice" in (course / "grading" / "grades.csv").read_text()
+
+
+def test_the_grading_processes_skip_the_iri_grammar_and_still_validate_notebooks():
+    """dlcourse grade's processes go without rfc3987_syntax (1.2 s to import); nbformat still validates."""
+    code = ("import sys, dlcourse.grading.queue, nbformat, nbgrader.apps.api\n"
+            "assert sys.modules['rfc3987_syntax'] is None\n"
+            "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+            "nbformat.validate(nb)\n"
+            "nb.cells[0]['cell_type'] = 'nonsense'\n"
+            "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('invalid seen')\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT / "course" / "index.ipynb")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "invalid seen"
