@@ -256,11 +256,11 @@ def check_behaviour(
         where = f"on {case.label} (case {i} of {len(cases)}) with\n{_describe_args(student, case)}"
         _raise_if_it_failed(run, student, name, where, seconds, forbid_warnings)
         problems = judge(case, run.result)
+        problems = [problems] if isinstance(problems, str) else list(problems or [])
         if unchanged:
-            problems = ([problems] if isinstance(problems, str) else list(problems or [])) + \
-                _changed_in_place(name, unchanged, case.args, run.args_after)
+            problems += _changed_in_place(name, unchanged, case.args, run.args_after)
         if problems:
-            listing = "\n".join(f"  - {p}" for p in ([problems] if isinstance(problems, str) else problems))
+            listing = "\n".join(f"  - {p}" for p in problems)
             raise CheckFailed(f"{name} is not correct {where}\n{listing}")
         notes += [n for n in run.notes if n not in notes]
     if getattr(student, "_name", None):

@@ -39,9 +39,12 @@ class NotShippable(Exception):
     """The helper's closure cannot be shipped (see the module docstring); callbacks are used instead."""
 
 
+def _is_lib_name(module: str) -> bool:
+    return module == LIB or module.startswith(LIB + ".")
+
+
 def _is_lib(obj) -> bool:
-    name = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None) or ""
-    return name == LIB or name.startswith(LIB + ".")
+    return _is_lib_name(obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None) or "")
 
 
 def _literal_source(value) -> str:
@@ -155,7 +158,7 @@ class _Closure:
             target, wanted = self.proxies.setdefault(module, {}).setdefault(name, (value.__name__, set()))
             for attr in attrs - wanted:
                 wanted.add(attr)
-                self._add_member(target, vars(value), attr)
+                self.add_global(target, vars(value), attr, attrs=set())
             return
         if isinstance(value, types.FunctionType) and _is_lib(value):
             self.add_function(value)
@@ -172,16 +175,6 @@ class _Closure:
             return
         self.literals.setdefault(module, {})[name] = _literal_source(value)
 
-    def _add_member(self, module: str, namespace: dict, attr: str) -> None:
-        value = namespace.get(attr)
-        if isinstance(value, types.FunctionType) and value.__module__ == module:
-            self.add_function(value)
-        elif isinstance(value, types.FunctionType) and _is_lib(value):
-            self.add_function(value)
-            self.objects.setdefault(module, {})[attr] = (value.__module__, value.__name__)
-        else:
-            self.add_global(module, namespace, attr, attrs=set())
-
 
 @functools.lru_cache(maxsize=256)
 def _bundle(items: tuple[tuple[str, Callable], ...]) -> dict:
@@ -191,37 +184,38 @@ def _bundle(items: tuple[tuple[str, Callable], ...]) -> dict:
                      | set(closure.objects))
     out = {}
     for module in modules:
-        lines = [f"import {target} as {alias}" if target.split(".")[-1] != alias or "." in target
-                 else f"import {target}" for alias, target in sorted(closure.imports.get(module, {}).items())]
+        lines = [f"import {target} as {alias}" for alias, target in sorted(closure.imports.get(module, {}).items())]
         lines += [f"{name} = {source}" for name, source in sorted(closure.literals.get(module, {}).items())]
         lines += list(closure.functions.get(module, {}).values())
-        external = {alias: [owner, qualname] for alias, (owner, qualname) in closure.objects.get(module, {}).items()
-                    if not _is_lib_name(owner)}
-        lib_objects = {alias: [owner, qualname] for alias, (owner, qualname) in closure.objects.get(module, {}).items()
-                       if _is_lib_name(owner)}
+        external, lib_objects = {}, {}  # names bound to objects of other libraries / of other lib modules
+        for alias, (owner, qualname) in closure.objects.get(module, {}).items():
+            (lib_objects if _is_lib_name(owner) else external)[alias] = [owner, qualname]
         out[module] = {"source": "\n\n".join(lines) + "\n", "external": external, "objects": lib_objects,
                        "proxies": {alias: [target, sorted(attrs)]
                                    for alias, (target, attrs) in closure.proxies.get(module, {}).items()}}
     return {"modules": out, "lent": lent}
 
 
-def _is_lib_name(module: str) -> bool:
-    return module == LIB or module.startswith(LIB + ".")
+_REFUSED = (NotShippable, OSError, TypeError, SyntaxError)  # OSError, TypeError: no source; SyntaxError: unparsable
+
+
+def _items(lend: dict[str, Callable]) -> tuple:
+    return tuple(sorted(lend.items(), key=lambda item: item[0]))
 
 
 def bundle(lend: dict[str, Callable]) -> dict | None:
     """What the kernel needs to run ``lend``'s functions itself (plain data: source text and names), or None
     when one of them cannot be shipped (see :class:`NotShippable`): the caller lends by callback then."""
     try:
-        return _bundle(tuple(sorted(lend.items(), key=lambda item: item[0])))
-    except (NotShippable, OSError, TypeError, SyntaxError):
+        return _bundle(_items(lend))
+    except _REFUSED:
         return None
 
 
 def why_not(lend: dict[str, Callable]) -> str | None:
     """Why :func:`bundle` refuses ``lend`` (None when it does not): for tests and diagnostics."""
     try:
-        _bundle(tuple(sorted(lend.items(), key=lambda item: item[0])))
-    except (NotShippable, OSError, TypeError, SyntaxError) as err:
+        _bundle(_items(lend))
+    except _REFUSED as err:
         return f"{type(err).__name__}: {err}"
     return None

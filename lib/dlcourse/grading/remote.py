@@ -277,8 +277,7 @@ class RemoteSession:
         ``linear_forward`` even when the student's own passed its check and is not replaced). ``keep_args``: the
         reply's value is ``[result, the positional arguments as the call left them]``."""
         lent = {}
-        ship = lend if ship is None else ship
-        installed = self.install(ship) if lend and set(lend) <= set(ship) else None
+        installed = self.install(ship or lend) if lend else None
         for name, fn in (lend or {}).items():
             if installed is not None:
                 lent[name] = [installed, name]
@@ -289,7 +288,6 @@ class RemoteSession:
         reply = self.request({"op": "call", "target": self.encode(target), "args": self.encode(list(args)),
                               "kwargs": self.encode(dict(kwargs)), "lend": lent, "keep_args": keep_args}, seconds)
         return reply, notes_of(reply)
-
 
     def install(self, lend: dict[str, Callable]) -> int | None:
         """Build ``lend``'s helpers in the kernel once per serving (:mod:`dlcourse.grading.lending`); returns the
@@ -424,13 +422,18 @@ def _binary(name: str, reflected: bool = False):
     return method
 
 
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
-    setattr(RemoteObject, f"__{_name}__", _binary(_name))
-    setattr(RemoteObject, f"__r{_name}__", _binary(_name, reflected=True))
-for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
-    setattr(RemoteObject, f"__{_name}__", _binary(_name))
-for _name in ("neg", "pos", "abs"):
-    setattr(RemoteObject, f"__{_name}__", lambda self, _n=_name: self._op(_n, self))
+def _forward_operators(cls, comparisons: bool) -> None:
+    """Give ``cls`` the arithmetic (and, if asked, comparison) operators, each sent through ``self._op``."""
+    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
+        setattr(cls, f"__{name}__", _binary(name))
+        setattr(cls, f"__r{name}__", _binary(name, reflected=True))
+    for name in ("eq", "ne", "lt", "le", "gt", "ge") if comparisons else ():
+        setattr(cls, f"__{name}__", _binary(name))
+    for name in ("neg", "pos", "abs"):
+        setattr(cls, f"__{name}__", lambda self, _n=name: self._op(_n, self))
+
+
+_forward_operators(RemoteObject, comparisons=True)
 
 
 class Program:
@@ -507,11 +510,7 @@ class Traced:
     __bool__ = __index__ = __float__
 
 
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
-    setattr(Traced, f"__{_name}__", _binary(_name))
-    setattr(Traced, f"__r{_name}__", _binary(_name, reflected=True))
-for _name in ("neg", "pos", "abs"):
-    setattr(Traced, f"__{_name}__", lambda self, _n=_name: self._op(_n, self))
+_forward_operators(Traced, comparisons=False)
 
 
 class TrustedNamespace(dict):
