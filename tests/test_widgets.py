@@ -427,3 +427,33 @@ def test_show_distributed_draws_accuracy_against_epochs_and_messages():
     plt.close(fig)
     with pytest.raises(ValueError, match="non-empty dict"):
         widgets.show_distributed(ax1, ax2, {})
+
+
+def test_two_controls_moved_from_two_threads_redraw_one_at_a_time():
+    """Widget messages arrive on ipykernel's subshell threads: redraws must not overlap (matplotlib is not
+    thread-safe), while a redraw that moves another control still redraws (same thread, no deadlock)."""
+    import threading
+    import time
+
+    active, most, calls = [0], [0], []
+    a, b = ipywidgets.IntSlider(value=0), ipywidgets.IntSlider(value=0)
+
+    def redraw(a, b):
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        calls.append((a, b))
+        time.sleep(0.05)
+        active[0] -= 1
+        if a == 1 and b == 0:
+            b.value = 5  # a redraw that moves another control, in its own thread
+
+    widgets._output(redraw, {"a": a, "b": b})
+    threads = [threading.Thread(target=setattr, args=(a, "value", 1)),
+               threading.Thread(target=setattr, args=(b, "value", 2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in threads)
+    assert most[0] == 1
+    assert len(calls) >= 3

@@ -9,9 +9,29 @@ lecture order.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import _validate, approximation, autodiff, landscapes, linear, perceptron, plots, training
+
+_DRAWING = threading.RLock()
+
+
+def _output(redraw, controls: dict):
+    """``ipywidgets.interactive_output(redraw, controls)``, with one redraw at a time in the whole kernel.
+
+    JupyterLab 4 and ipykernel 7 deliver widget messages on subshell threads, so two controls moved together, or a
+    control that moves another (``easgd_explorer``'s workers slider moves α), would redraw in two threads at once;
+    matplotlib's pyplot and mathtext are not thread-safe (seen in lecture 10: a mathtext ParseException).
+    """
+    import ipywidgets as W
+
+    def one_at_a_time(**values):
+        with _DRAWING:
+            redraw(**values)
+
+    return W.interactive_output(one_at_a_time, controls)
 
 
 # --- lecture 01: the posterior of two Gaussian classes -------------------------------------------------
@@ -42,7 +62,7 @@ def posterior_explorer(lim: float = 4.5):
         plt.show()
         print(f"w = {np.round(pair.w, 3)}, b = {pair.b:.3f}")
 
-    out = W.interactive_output(redraw, sliders)
+    out = _output(redraw, sliders)
     return W.HBox([W.VBox(list(sliders.values())), out])
 
 
@@ -78,7 +98,7 @@ def perceptron_update_explorer(X, y, trace, lim: float = 1.15):
         plt.show()
         print(f"w = {np.round(step.w, 3)}")
 
-    out = W.interactive_output(redraw, {"k": slider})
+    out = _output(redraw, {"k": slider})
     return W.VBox([W.HBox([play, slider]), out])
 
 
@@ -108,7 +128,7 @@ def perceptron_margin_explorer(n: int = 60, seed: int = 0):
         plt.show()
         print(f"{run.n_updates} updates in {len(run.trace.mistakes)} epochs; bound R²/γ² = {run.bound:.1f}")
 
-    out = W.interactive_output(redraw, {"margin": slider})
+    out = _output(redraw, {"margin": slider})
     return W.VBox([slider, out])
 
 
@@ -153,7 +173,7 @@ def learning_rate_explorer(x, y, n_steps: int = 60, lr: float = 1.0, lr_range=(0
         print(f"lr = {lr:.3g}:  2/L = {land.lr_monotone:.3g} (below: the loss falls at every step),  "
               f"2/λ* = {land.lr_stable:.3g} (above: no convergence)")
 
-    out = W.interactive_output(redraw, {"lr": slider})
+    out = _output(redraw, {"lr": slider})
     return W.VBox([slider, out])
 
 
@@ -210,7 +230,7 @@ def staircase_explorer(f, a: float, b: float, n_values=(1, 2, 4, 8, 16, 32, 64),
         print(f"N = {n_units}, steepness {steepness:.3g}: input weight {fit.weight:.3g}, "
               f"max error {fit.max_error:.4f}")
 
-    out = W.interactive_output(redraw, {"n_units": n_slider, "steepness": s_slider})
+    out = _output(redraw, {"n_units": n_slider, "steepness": s_slider})
     return W.VBox([W.HBox([n_slider, s_slider]), out])
 
 
@@ -251,7 +271,7 @@ def width_explorer(X, y, nets: dict, lim: float = 1.8, center=(0.5, 0.25)):
         print(f"{width} hidden units, {training.n_parameters(net)} parameters: training loss {loss:.3f}, "
               f"training accuracy {1 - error:.3f}")
 
-    out = W.interactive_output(redraw, {"width": slider})
+    out = _output(redraw, {"width": slider})
     return W.VBox([slider, out])
 
 
@@ -282,7 +302,7 @@ def graph_explorer(x: float = -2.0, y: float = 5.0, z: float = -4.0, lim: float 
         print(f"f = {g['f'].data:.3g};  df/dx = {g['x'].grad:.3g},  df/dy = {g['y'].grad:.3g},  "
               f"df/dz = {g['z'].grad:.3g}")
 
-    out = W.interactive_output(redraw, sliders)
+    out = _output(redraw, sliders)
     return W.VBox([W.HBox(list(sliders.values())), out])
 
 
@@ -361,7 +381,7 @@ def optimizer_explorer(surface: landscapes.Surface | None = None, start=(-3.0, 1
               f"{' (diverged)' if gd.diverged else ''}, momentum {mom.final_loss:.2e}"
               f"{' (diverged)' if mom.diverged else ''}")
 
-    out = W.interactive_output(redraw, {"lr": lr_slider, "beta": beta_slider})
+    out = _output(redraw, {"lr": lr_slider, "beta": beta_slider})
     return W.VBox([W.HBox([lr_slider, beta_slider]), out])
 
 
@@ -415,7 +435,7 @@ def receptive_field_explorer(n: int = 7, k: int = 3, stride: int = 1, padding: i
         print(f"n' = ({n} + 2*{padding} - {k}) // {stride} + 1 = {size}: {size * size} outputs, "
               f"each a weighted sum of {k * k} inputs per channel")
 
-    out = W.interactive_output(redraw, sliders)
+    out = _output(redraw, sliders)
     return W.VBox([W.HBox([W.VBox([sliders["k"], sliders["stride"]]), W.VBox([sliders["padding"], sliders["cell"]])]),
                    out])
 
@@ -459,7 +479,7 @@ def denoising_explorer(models: dict, X, shape=(28, 28), level: float = 0.3, max_
         plt.show()
         print(f"mean squared error against the clean images: noisy {before:.4f}, reconstructed {after:.4f}")
 
-    out = W.interactive_output(redraw, {"kind": kind_menu, "level": level_slider})
+    out = _output(redraw, {"kind": kind_menu, "level": level_slider})
     return W.VBox([W.HBox([kind_menu, level_slider]), out])
 
 
@@ -502,7 +522,7 @@ def optimal_discriminator_explorer(p_data, x=None, mean: float = 0.0, std: float
         print(f"V(D*, G) = {value:.4f};  2·JSD − log 4 = {2 * jsd - np.log(4):.4f};  minimum −log 4 = "
               f"{-np.log(4):.4f}")
 
-    out = W.interactive_output(redraw, sliders)
+    out = _output(redraw, sliders)
     return W.VBox([W.HBox(list(sliders.values())), out])
 
 
@@ -533,7 +553,7 @@ def snapshot_explorer(runs: dict, centres, std: float, lim: float | None = None)
         fig.tight_layout()
         plt.show()
 
-    out = W.interactive_output(redraw, {"step": slider})
+    out = _output(redraw, {"step": slider})
     return W.VBox([slider, out])
 
 
@@ -599,7 +619,7 @@ def memory_read_explorer(X, K, V, scales=None, scale: float = 1.0):
               f"about {np.exp(H):.2f} of the {sweep.weights.shape[2]} slots read; at scale "
               f"{sweep.scales[-1]:.3g} the read is {np.round(sweep.reads[-1, q], 3)}, the best key's value")
 
-    out = W.interactive_output(redraw, {"i": slider, "q": query})
+    out = _output(redraw, {"i": slider, "q": query})
     return W.VBox([W.HBox([slider, query]), out])
 
 
@@ -663,7 +683,7 @@ def shrink_explorer(W_d, y, z_true=None, lam: float = 0.1, lam_range=(1e-3, 2.0)
               f"{len(z)}, residual ||y − W_d z|| = {np.linalg.norm(y - W_d @ z):.3f}, "
               f"energy {sparse_coding.sparse_energy(z, y, W_d, lam):.4f}")
 
-    out = W.interactive_output(redraw, {"lam": slider})
+    out = _output(redraw, {"lam": slider})
     return W.VBox([slider, out])
 
 
@@ -736,5 +756,5 @@ def easgd_explorer(workers: int = 2, tau: int = 4, alpha=None, epochs: int = 10,
               f"all-reduces; EASGD {easgd['test accuracy'][-1]:.3f} with {easgd['messages'][-1]} "
               f"({easgd['floats'][-1]:,} floats sent by each worker)")
 
-    out = W.interactive_output(redraw, {"p": p_slider, "tau": tau_slider, "alpha": a_slider})
+    out = _output(redraw, {"p": p_slider, "tau": tau_slider, "alpha": a_slider})
     return W.VBox([W.HBox([p_slider, tau_slider, a_slider]), out])
