@@ -8,11 +8,10 @@ grading: nbgrader's own release copies, submissions, autograded copies, feedback
 import os
 
 from dlcourse.grading.nbgrader_ext import (ClearWidgetState, DeduplicateGradeCells, ForgetForgedCells, GradesCsvExport,
-                                           IsolatedExecute, RedactHiddenTests, ReliableExecute)
+                                           IsolatedExecute, RedactHiddenTests, validate_with_reliable_execute)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
-from nbgrader.validator import Validator
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
@@ -59,10 +58,10 @@ c.Autograde.autograde_preprocessors = [IsolatedExecute if pp is Execute else pp
 # it runs in the sandboxed kernel, never in the grader.
 c.Autograde.sanitize_preprocessors = [DeduplicateGradeCells, ForgetForgedCells] + \
     Autograde.class_traits()["sanitize_preprocessors"].default()
-# `nbgrader validate` (and the Validate button, when it reads this file) waits for replies in short slices too:
-# the jupyter client can otherwise sit out a whole cell timeout after a cell with a widget (README, NOTES.md).
-c.Validator.preprocessors = [ReliableExecute if pp is Execute else pp
-                             for pp in Validator.class_traits()["preprocessors"].default()]
+# `nbgrader validate` and the Validate button wait for replies in short slices too: the jupyter client can otherwise
+# sit out a whole cell timeout after a cell with a widget (README, NOTES.md). Not `c.Validator.preprocessors`:
+# nbgrader 0.9.6 ignores it (the trait is not configurable).
+validate_with_reliable_execute()
 
 # A deleted test cell is put back from the gradebook and graded, instead of "needs manual grade" forever.
 c.OverwriteCells.add_missing_cells = True

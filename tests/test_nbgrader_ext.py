@@ -243,3 +243,23 @@ def test_only_cells_the_gradebook_confirms_run_in_the_grader():
     assert ex._role(cell("test_f", "x = 1", grade=False, solution=True)) == "student"  # its own claim
     ex._instructor = None  # not autograding (no gradebook in the resources): the metadata decides
     assert ex._role(cell("test_x", "check(f)")) == "test"
+
+
+def test_validate_executes_with_reliable_execute_as_the_validate_button_loads_the_config(monkeypatch, caplog):
+    """The Validate button's handler loads nbgrader_config.py from the server's cwd and builds a Validator from it;
+    `c.Validator.preprocessors` is ignored by nbgrader 0.9.6, so the config must change the default."""
+    from jupyter_core.paths import jupyter_config_path
+    from nbgrader.apps import NbGrader
+    from nbgrader.validator import Validator
+
+    from dlcourse.grading.nbgrader_ext import ReliableExecute
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.chdir(root)
+    app = NbGrader()
+    app.config_file_paths.append([os.getcwd(), *jupyter_config_path()])
+    app.load_config_file()
+    with caplog.at_level("WARNING"):
+        validator = Validator(config=app.config)
+    assert ReliableExecute in validator.preprocessors
+    assert "not recognized" not in caplog.text

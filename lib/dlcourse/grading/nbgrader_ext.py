@@ -149,6 +149,22 @@ class ReliableExecute(SlicedReplyPolling, Execute):
     wake-up of the jupyter client costs a quarter of a second, not the cell timeout. Used by ``nbgrader validate``."""
 
 
+def validate_with_reliable_execute() -> None:
+    """Make nbgrader's ``Validator`` (``nbgrader validate`` and the Validate button) execute with ReliableExecute.
+
+    In nbgrader 0.9.6 ``Validator.preprocessors`` is not a configurable trait: ``c.Validator.preprocessors`` is
+    ignored with a warning, and Validate sat out the whole cell timeout after each cell with a progress widget
+    (ps4: over 3 minutes in JupyterLab instead of about 25 s). Its default list is the only way in; called from
+    ``nbgrader_config.py``, which both the command and the Validate button's server handler load.
+    """
+    from nbgrader.validator import Validator
+
+    trait = Validator.class_traits()["preprocessors"]
+    trait.default_args = ([ReliableExecute if pp is Execute else pp for pp in trait.default()],)
+    if ReliableExecute not in Validator().preprocessors:
+        raise RuntimeError("nbgrader's Validator no longer takes its preprocessors from the trait's default")
+
+
 class ResilientExecute(ReliableExecute):
     """nbgrader's ``Execute``, except that a dying kernel does not drop the whole submission.
 
