@@ -54,18 +54,20 @@ def defined_names(source: str) -> set[str]:
 
 
 def test_cells_and_what_they_need(release, solutions) -> dict[int, set[str]]:
-    """Index of each visible test cell -> the names the answer cells since the previous test cell define."""
+    """Index of each visible test cell -> the student's names it uses (defined by the answer cells before it)."""
     answers = {nbgrader_meta(c)["grade_id"]: c.source for c in solutions.cells
                if nbgrader_meta(c).get("solution") and c.cell_type == "code"}
-    needed, pending = {}, set()
+    needed, defined = {}, set()
     for i, cell in enumerate(release.cells):
         meta = nbgrader_meta(cell)
         if cell.cell_type != "code":
             continue
         if meta.get("solution"):
-            pending |= defined_names(answers[meta["grade_id"]])
+            defined |= defined_names(answers[meta["grade_id"]])
         elif meta.get("grade"):
-            needed[i], pending = pending, set()
+            used = {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)}
+            needed[i] = used & defined
+            assert needed[i], f"test cell {i} uses none of the student's names {sorted(defined)}"
     return needed
 
 
@@ -73,11 +75,13 @@ test_cells_and_what_they_need.__test__ = False  # a helper, not a test
 
 
 def validate(page: Page, expect_success: bool) -> str:
+    """Press Validate, wait for nbgrader's verdict and close it; returns the dialog's text."""
     page.locator("jp-button.validate-button").click()
-    dialog = page.locator(".nbgrader-SuccessDialog .validation-success" if expect_success
-                          else ".nbgrader-ErrorDialog .validation-failed")
-    expect(dialog).to_be_visible(timeout=180_000)
+    verdict = page.locator(".nbgrader-SuccessDialog .validation-success, .nbgrader-ErrorDialog .validation-failed")
+    expect(verdict).to_be_visible(timeout=180_000)
     text = page.locator(".jp-Dialog").inner_text()
+    succeeded = page.locator(".nbgrader-SuccessDialog .validation-success").count() > 0
+    assert succeeded == expect_success, f"Validate {'succeeded' if succeeded else 'failed'}:\n{text[:3000]}"
     page.keyboard.press("Escape")
     expect(page.locator(".jp-Dialog")).to_have_count(0)
     return text
@@ -100,14 +104,15 @@ def visible_tests_fail_naming_what_is_missing(page: Page, assignment: str) -> No
                 f"{assignment}: test cell {i} fails with {message!r}, which names none of {sorted(needed[i])}"
 
 
-def answer_cells(assignment: str) -> list[tuple[int, str]]:
-    """(index in the release, the solution's answer) for each code answer cell."""
+def answer_cells(assignment: str) -> list[tuple[int, str, str]]:
+    """(index in the release, cell type, the solution's answer) for each answer cell, code and written: Validate
+    insists on every answer ("You did not provide a response")."""
     from dlcourse.grading.mock import solution_answers
 
     release, solutions = notebooks(assignment)
     answers = solution_answers(solutions)
-    return [(i, answers[nbgrader_meta(c)["grade_id"]]) for i, c in enumerate(release.cells)
-            if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
+    return [(i, c.cell_type, answers[nbgrader_meta(c)["grade_id"]]) for i, c in enumerate(release.cells)
+            if nbgrader_meta(c).get("solution")]
 
 
 def test_ps1_in_the_editor_validate_fails_untouched_and_succeeds_once_the_answers_are_typed_in(page, lab):
@@ -117,14 +122,18 @@ def test_ps1_in_the_editor_validate_fails_untouched_and_succeeds_once_the_answer
     visible_tests_fail_naming_what_is_missing(page, "ps1")
 
     cells = page.locator(".jp-Notebook .jp-Cell")
-    for i, answer in answer_cells("ps1"):
+    for i, kind, answer in answer_cells("ps1"):
+        if kind == "markdown":
+            cells.nth(i).dblclick()  # a rendered written answer opens its editor on a double click
         cells.nth(i).locator(".cm-content").click()
         page.keyboard.press("Control+a")
         page.keyboard.insert_text(answer)
         page.keyboard.press("Escape")  # back to command mode
         assert page.evaluate(SOURCE_JS, i) == answer  # what CodeMirror put in the cell is what was typed
     page.keyboard.press("Control+s")
-    expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=20_000)
+    expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0, timeout=20_000)
+    saved = nbformat.read(lab.work / "course" / "assignments" / "ps1" / "ps1.ipynb", as_version=4)
+    assert [saved.cells[i].source for i, _, _ in answer_cells("ps1")] == [a for _, _, a in answer_cells("ps1")]
     validate(page, expect_success=True)
 
 
@@ -132,7 +141,7 @@ def test_ps1_in_the_editor_validate_fails_untouched_and_succeeds_once_the_answer
 def test_released_assignment_visible_tests_fail_untouched_and_validate_accepts_the_solution(page, lab, assignment):
     open_notebook(page, lab, f"assignments/{assignment}/{assignment}.ipynb")
     visible_tests_fail_naming_what_is_missing(page, assignment)
-    for i, answer in answer_cells(assignment):
+    for i, _, answer in answer_cells(assignment):
         page.evaluate(SET_SOURCE_JS, [i, answer])
     page.evaluate(SAVE_JS)
     validate(page, expect_success=True)
