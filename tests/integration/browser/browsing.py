@@ -30,7 +30,7 @@ if not CHROMIUM.exists():
     pytest.skip("the browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
                 allow_module_level=True)
 
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402,F401  (re-exported for the tests)
 
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
@@ -60,18 +60,41 @@ class Lab:
             text = reply.read()
         return json.loads(text) if text else None
 
-    def shut_down_kernels(self, path: str | None = None) -> None:
-        """Delete the kernel sessions of the notebook at ``path`` (relative to course/), or all of them."""
+    def shut_down_kernels(self, which) -> None:
+        """Delete the kernel sessions of the notebooks whose path (relative to course/) ``which(path)`` accepts."""
         for session in self.api("sessions"):
-            if path is None or session["path"] == path:
+            if which(session["path"]):
                 self.api(f"sessions/{session['id']}", method="DELETE")
+
+
+# Work that goes on in other pages while a test waits: each is called on every tick of wait_until.
+BACKGROUND: list = []
+
+
+def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.3) -> None:
+    """Poll ``condition`` until it holds, moving the background work on at every tick."""
+    deadline = time.time() + timeout_s
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        for step in BACKGROUND:
+            step()
+        time.sleep(interval_s)
+
+
+def goto_notebook(page, lab: Lab, path: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
+
+
+def kernel_idle(page) -> bool:
+    # the toolbar says idle before the kernel is attached; the status bar text is the reliable signal
+    return "| Idle" in page.locator("#jp-main-statusbar").inner_text()
 
 
 def open_notebook(page, lab: Lab, path: str) -> None:
     """Open ``path`` (relative to course/) and wait until its kernel is attached and idle."""
-    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
-    # the toolbar says idle before the kernel is attached; the status bar text is the reliable signal
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=90_000)
+    goto_notebook(page, lab, path)
+    wait_until(lambda: kernel_idle(page), 120, f"the kernel of {path}")
 
 
 def click_run_all(page) -> None:
@@ -85,21 +108,61 @@ def all_cells_ran(page) -> bool:
     return bool(texts) and all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in texts)
 
 
-def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.3) -> None:
-    deadline = time.time() + timeout_s
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(interval_s)
+def wait_idle(page, timeout_s: float = 120) -> None:
+    wait_until(lambda: kernel_idle(page), timeout_s, "the kernel to be idle")
 
 
-def run_all(page, timeout_s: float = 180) -> None:
-    click_run_all(page)
-    wait_until(lambda: all_cells_ran(page), timeout_s, "every cell to run")
+class LectureRuns:
+    """Runs the lectures in the background, ``at_once`` at a time, each in its own page, from the start of the
+    browser suite: the lectures compute while the problem sets are validated, and their tests then find them run.
 
+    Each run is a small state machine moved on by :meth:`step` (registered in BACKGROUND): opened, kernel idle ->
+    Run All clicked -> every cell ran.
+    """
 
-def wait_idle(page, timeout_s: float = 60) -> None:
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=timeout_s * 1000)
+    def __init__(self, browser, lab: Lab, names: list[str], at_once: int = 2):
+        self.browser, self.lab, self.names, self.at_once = browser, lab, names, at_once
+        self.pages: dict[str, object] = {}
+        self.state: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+        self._stepping = False
+
+    def step(self) -> None:
+        if self._stepping:
+            return
+        self._stepping = True
+        try:
+            for name in self.names:
+                state = self.state.get(name)
+                if state == "opening" and kernel_idle(self.pages[name]):
+                    click_run_all(self.pages[name])
+                    self.state[name] = "running"
+                elif state == "running" and all_cells_ran(self.pages[name]):
+                    self.state[name] = "ran"
+                    self.seconds[name] = time.time() - self.started[name]
+            busy = sum(s in ("opening", "running") for s in self.state.values())
+            for name in self.names:
+                if busy >= self.at_once:
+                    break
+                if name not in self.state:
+                    page = self.browser.new_context(viewport=VIEWPORT).new_page()
+                    goto_notebook(page, self.lab, f"lectures/{name}")
+                    self.pages[name], self.state[name], self.started[name] = page, "opening", time.time()
+                    busy += 1
+        finally:
+            self._stepping = False
+
+    def ran(self, name: str, timeout_s: float = 400):
+        """The page of lecture ``name`` once every cell has run."""
+        wait_until(lambda: self.state.get(name) == "ran", timeout_s, f"every cell of {name} to run", interval_s=0.5)
+        return self.pages[name]
+
+    def close(self, name: str) -> None:
+        page = self.pages.pop(name, None)
+        if page is not None:
+            page.context.close()
+        self.lab.shut_down_kernels(lambda path: path == f"lectures/{name}")
 
 
 def screenshots(page, name: str, height: int = 5000) -> list[Path]:

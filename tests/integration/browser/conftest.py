@@ -74,13 +74,34 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def lecture_runs(request):
+    """The selected lectures, started in the background as soon as the browser suite starts (browsing.LectureRuns):
+    they compute while the problem-set tests run, and every test's waits move them on."""
+    names = [item.callspec.params["lecture"] for item in request.session.items
+             if item.originalname == "test_lecture_runs_renders_and_its_widgets_respond"]
+    if not names:
+        yield None
+        return
+    from browsing import BACKGROUND, LectureRuns
+
+    runs = LectureRuns(request.getfixturevalue("browser"), request.getfixturevalue("lab"), names)
+    BACKGROUND.append(runs.step)
+    runs.step()
+    yield runs
+    BACKGROUND.remove(runs.step)
+    for name in list(runs.pages):
+        runs.close(name)
+
+
 @pytest.fixture
 def page(browser, lab):
-    """A fresh page; its kernels are shut down afterwards (kernels outlive the page)."""
+    """A fresh page; the kernels it started are shut down afterwards (kernels outlive the page), not the lectures
+    running in the background."""
     from browsing import VIEWPORT
 
     context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
     yield pg
     context.close()
-    lab.shut_down_kernels()
+    lab.shut_down_kernels(lambda path: not path.startswith("lectures/"))

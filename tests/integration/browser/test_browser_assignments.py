@@ -12,7 +12,7 @@ import ast
 
 import nbformat
 import pytest
-from browsing import ROOT, expect, open_notebook
+from browsing import ROOT, expect, open_notebook, wait_until
 from playwright.sync_api import Page
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "course" / "assignments").iterdir() if p.is_dir())
@@ -78,7 +78,7 @@ def validate(page: Page, expect_success: bool) -> str:
     """Press Validate, wait for nbgrader's verdict and close it; returns the dialog's text."""
     page.locator("jp-button.validate-button").click()
     verdict = page.locator(".nbgrader-SuccessDialog .validation-success, .nbgrader-ErrorDialog .validation-failed")
-    expect(verdict).to_be_visible(timeout=180_000)
+    wait_until(verdict.is_visible, 300, "Validate's verdict", interval_s=0.5)
     text = page.locator(".jp-Dialog").inner_text()
     succeeded = page.locator(".nbgrader-SuccessDialog .validation-success").count() > 0
     assert succeeded == expect_success, f"Validate {'succeeded' if succeeded else 'failed'}:\n{text[:3000]}"

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browsing import ROOT, expect
+from browsing import ROOT, expect, wait_until
 
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 
 
 def nbgrader(cwd: Path, *args: str) -> None:
-    proc = subprocess.run([NBGRADER, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    """Run an nbgrader command; the lectures running in the background move on meanwhile."""
+    proc = subprocess.Popen([NBGRADER, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_until(lambda: proc.poll() is not None, 300, f"nbgrader {args[0]}")
+    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout.read()}"
 
 
 @pytest.fixture(scope="module")

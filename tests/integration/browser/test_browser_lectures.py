@@ -5,8 +5,8 @@ LaTeX is typeset (no MathJax error), every figure the committed notebook has is 
 ipywidgets (slider, dropdown, play button) changes what it drives when it is moved. Screenshots of the whole
 notebook after that go to build/browser/.
 
-Two lectures run at a time, each in its own page: while one is checked and its sliders are moved, the next one
-computes (the lectures compute on one core each, runtime.setup, so two share a 2-core machine well).
+The lectures run in the background from the start of the browser suite, two at a time, each in its own page
+(conftest.lecture_runs): they compute while the problem sets are validated, on one core each (runtime.setup).
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browsing import (ROOT, VIEWPORT, all_cells_ran, click_run_all, open_notebook, screenshots, wait_idle,
-                      wait_until)
+from browsing import ROOT, screenshots, wait_idle, wait_until
 
 LECTURES = sorted((ROOT / "course" / "lectures").glob("*.ipynb"))
-AHEAD = 1  # lectures started before the one under test is finished
 
 # ipywidgets 8's controls as rendered; each is moved once
 CONTROLS = ".widget-slider, .widget-dropdown, .widget-play"
@@ -35,51 +33,6 @@ SIGNATURE_JS = """cell => {
   }
   return (h >>> 0).toString(16);
 }"""
-
-
-class Lectures:
-    """Starts the selected lectures, AHEAD at a time beyond the one being checked, each in its own page."""
-
-    def __init__(self, browser, lab, names: list[str]):
-        self.browser, self.lab, self.names = browser, lab, names
-        self.pages: dict[str, object] = {}
-        self.started: dict[str, float] = {}
-
-    def _start(self, name: str) -> None:
-        page = self.browser.new_context(viewport=VIEWPORT).new_page()
-        open_notebook(page, self.lab, f"lectures/{name}")
-        click_run_all(page)
-        self.pages[name], self.started[name] = page, time.time()
-
-    def ran(self, name: str, timeout_s: float = 300):
-        """The page of lecture ``name`` once every cell has run; starts the ones after it."""
-        i = self.names.index(name)
-        for later in self.names[i:i + 1 + AHEAD]:
-            if later not in self.pages:
-                self._start(later)
-        page = self.pages[name]
-        wait_until(lambda: all_cells_ran(page), timeout_s, f"every cell of {name} to run", interval_s=1.0)
-        print(f"{name}: ran in {time.time() - self.started[name]:.1f} s (from Run All, sharing the machine)")
-        return page
-
-    def close(self, name: str) -> None:
-        page = self.pages.pop(name, None)
-        if page is not None:
-            page.context.close()
-        self.lab.shut_down_kernels(f"lectures/{name}")
-
-    def close_all(self) -> None:
-        for name in list(self.pages):
-            self.close(name)
-
-
-@pytest.fixture(scope="module")
-def lectures(request, browser, lab):
-    selected = [item.callspec.params["lecture"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec")]
-    runner = Lectures(browser, lab, selected)
-    yield runner
-    runner.close_all()
 
 
 def committed_figures(path: Path) -> int:
@@ -132,7 +85,7 @@ def check_controls(page, name: str) -> int:
         before = cell.evaluate(SIGNATURE_JS)
         done = move(control, page)
         try:
-            wait_until(lambda: cell.evaluate(SIGNATURE_JS) != before, 60, "the output to change", interval_s=0.2)
+            wait_until(lambda: cell.evaluate(SIGNATURE_JS) != before, 120, "the output to change", interval_s=0.2)
         except AssertionError:
             raise AssertionError(f"{name}: control {k} ({label!r}) {done}, but nothing it drives changed") from None
         if "widget-play" in (control.get_attribute("class") or ""):
@@ -144,8 +97,9 @@ def check_controls(page, name: str) -> int:
 
 
 @pytest.mark.parametrize("lecture", [p.name for p in LECTURES])
-def test_lecture_runs_renders_and_its_widgets_respond(lectures, lecture):
-    page = lectures.ran(lecture)
+def test_lecture_runs_renders_and_its_widgets_respond(lecture_runs, lecture):
+    page = lecture_runs.ran(lecture)
+    print(f"{lecture}: every cell ran in {lecture_runs.seconds[lecture]:.1f} s (from Run All, sharing the machine)")
     try:
         path = ROOT / "course" / "lectures" / lecture
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
@@ -164,4 +118,4 @@ def test_lecture_runs_renders_and_its_widgets_respond(lectures, lecture):
         shots = screenshots(page, Path(lecture).stem)
         print(f"{lecture}: {moved} controls moved in {t1 - t0:.1f} s, {len(shots)} screenshots in {time.time() - t1:.1f} s")
     finally:
-        lectures.close(lecture)
+        lecture_runs.close(lecture)
