@@ -33,7 +33,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 venv: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=course --ServerApp.default_url=/lab/tree/index.ipynb $(ROOT_FLAG)
+	$(BIN)/jupyter lab --ServerApp.root_dir=course --LabApp.default_url=/lab/tree/index.ipynb $(ROOT_FLAG)
 
 test: $(STAMP)
 	$(CLEAN_ENV) $(BIN)/python -m pytest

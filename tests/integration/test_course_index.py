@@ -45,4 +45,4 @@ def test_the_index_has_no_code_to_run_and_make_lab_opens_it():
     nb = nbformat.read(COURSE / "index.ipynb", as_version=4)
     assert nb.cells and all(cell.cell_type == "markdown" for cell in nb.cells)
     dry = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert "--ServerApp.root_dir=course" in dry and "--ServerApp.default_url=/lab/tree/index.ipynb" in dry
+    assert "--ServerApp.root_dir=course" in dry and "--LabApp.default_url=/lab/tree/index.ipynb" in dry

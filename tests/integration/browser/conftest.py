@@ -18,6 +18,14 @@ from pathlib import Path
 import pytest
 
 
+def make_lab_default_url() -> list[str]:
+    """The first-screen flag of `make lab`'s own command line (`make -n lab`), so the browser sees what it opens."""
+    from browsing import ROOT
+
+    dry = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [flag for flag in dry.split() if "default_url=" in flag]
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """JupyterLab on a copy of course/ (its cwd holds nbgrader_config.py and solutions/, as with `make lab`)."""
@@ -40,7 +48,7 @@ def lab(tmp_path_factory):
     cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root",
            "--expose-app-in-browser",  # window.jupyterapp: tests fill cells through the notebook model
            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={work / 'course'}"]
+           f"--ServerApp.root_dir={work / 'course'}", *make_lab_default_url()]
     log = open(work / "server.log", "w")
     server = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
     running = Lab(f"http://127.0.0.1:{port}", token, work)
