@@ -429,25 +429,34 @@ def test_show_distributed_draws_accuracy_against_epochs_and_messages():
         widgets.show_distributed(ax1, ax2, {})
 
 
-def test_two_controls_moved_from_two_threads_redraw_one_at_a_time():
-    """Widget messages arrive on ipykernel's subshell threads: redraws must not overlap (matplotlib is not
-    thread-safe), while a redraw that moves another control still redraws (same thread, no deadlock)."""
+def test_two_controls_moved_from_two_threads_redraw_one_at_a_time(monkeypatch):
+    """Widget messages arrive on ipykernel's subshell threads: neither the redraws nor ipywidgets' flush of open
+    figures may overlap (matplotlib is not thread-safe), while a redraw that moves another control still redraws
+    (same thread, no deadlock)."""
     import threading
     import time
 
+    from ipywidgets.widgets import interaction
+
     active, most, calls = [0], [0], []
+
+    def busy(seconds):
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        time.sleep(seconds)
+        active[0] -= 1
+
+    monkeypatch.setattr(interaction, "show_inline_matplotlib_plots", lambda: busy(0.05))
     slider_a, slider_b = ipywidgets.IntSlider(value=0), ipywidgets.IntSlider(value=0)
 
     def redraw(a, b):
-        active[0] += 1
-        most[0] = max(most[0], active[0])
         calls.append((a, b))
-        time.sleep(0.05)
-        active[0] -= 1
+        busy(0.05)
         if a == 1 and b == 0:
             slider_b.value = 5  # a redraw that moves another control, in its own thread
 
-    widgets._output(redraw, {"a": slider_a, "b": slider_b})
+    out = widgets._output(redraw, {"a": slider_a, "b": slider_b})
+    assert isinstance(out, ipywidgets.Output) and calls == [(0, 0)]
     threads = [threading.Thread(target=setattr, args=(slider_a, "value", 1)),
                threading.Thread(target=setattr, args=(slider_b, "value", 2))]
     for t in threads:
@@ -456,4 +465,4 @@ def test_two_controls_moved_from_two_threads_redraw_one_at_a_time():
         t.join(timeout=10)
     assert not any(t.is_alive() for t in threads)
     assert most[0] == 1
-    assert len(calls) >= 2  # both moves redrew
+    assert len(calls) >= 3  # the first draw and both moves

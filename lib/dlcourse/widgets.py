@@ -19,19 +19,32 @@ _DRAWING = threading.RLock()
 
 
 def _output(redraw, controls: dict):
-    """``ipywidgets.interactive_output(redraw, controls)``, with one redraw at a time in the whole kernel.
+    """What ``ipywidgets.interactive_output(redraw, controls)`` does, one redraw at a time in the whole kernel.
 
     JupyterLab 4 and ipykernel 7 deliver widget messages on subshell threads, so two controls moved together, or a
-    control that moves another (``easgd_explorer``'s workers slider moves α), would redraw in two threads at once;
-    matplotlib's pyplot and mathtext are not thread-safe (seen in lecture 10: a mathtext ParseException).
+    control that moves another (``easgd_explorer``'s workers slider moves α), redraw in two threads at once, and
+    matplotlib's pyplot and mathtext are not thread-safe (lecture 10 failed with a mathtext ParseException). The
+    lock must cover ipywidgets' flush of open figures too: ``interactive_output`` flushes before it redraws, and
+    that flush drew the figure another thread was still building. Returns the Output widget.
     """
     import ipywidgets as W
+    from IPython.display import clear_output
+    from ipywidgets.widgets import interaction
 
-    def one_at_a_time(**values):
+    out = W.Output()
+
+    def observer(change=None):
         with _DRAWING:
-            redraw(**values)
+            values = {name: control.value for name, control in controls.items()}
+            with out:
+                clear_output(wait=True)
+                redraw(**values)
+                interaction.show_inline_matplotlib_plots()
 
-    return W.interactive_output(one_at_a_time, controls)
+    for control in controls.values():
+        control.observe(observer, "value")
+    observer()
+    return out
 
 
 # --- lecture 01: the posterior of two Gaussian classes -------------------------------------------------
