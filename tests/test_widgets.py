@@ -399,8 +399,8 @@ def test_easgd_explorer_simulates_the_chosen_settings_and_keeps_beta(monkeypatch
     monkeypatch.setattr(widgets, "show_distributed", lambda ax1, ax2, runs: shown.append(runs))
     split = data.digits_split()
     box = widgets.easgd_explorer(workers=2, tau=4, epochs=2, lr=0.5, split=split)
-    p, tau, alpha = box.children[0].children
-    assert (p.value, tau.value, alpha.value, alpha.max) == (2, 4, pytest.approx(0.45), pytest.approx(0.5))
+    p, tau, beta = box.children[0].children
+    assert (p.value, tau.value, beta.value, beta.max) == (2, 4, pytest.approx(0.9), pytest.approx(1.0))
     assert [c[0] for c in calls] == ["sync", "easgd"]
     tau.value = 16
     assert calls[-1] == ("easgd", dict(workers=2, tau=16, alpha=pytest.approx(0.45), epochs=2, lr=0.5, split=split))
@@ -408,11 +408,11 @@ def test_easgd_explorer_simulates_the_chosen_settings_and_keeps_beta(monkeypatch
     easgd = list(shown[-1].values())[1]
     assert easgd["messages"][-1] == (2 * 21) // 16
     assert f"EASGD {easgd['test accuracy'][-1]:.3f} with 2 " in capsys.readouterr().out.strip().splitlines()[-1]
-    p.value = 3                                                           # beta = 0.9 kept: alpha 0.3, at most 1/3
-    assert alpha.max == pytest.approx(1 / 3) and alpha.value == pytest.approx(0.3, abs=0.005)
-    assert calls[-1][1]["workers"] == 3 and calls[-1][1]["alpha"] == pytest.approx(alpha.value)
-    p.value = 1
-    assert alpha.max == pytest.approx(1.0) and alpha.value == pytest.approx(0.9, abs=0.01)
+    p.value = 3                                                           # beta = 0.9 kept: alpha 0.3
+    assert beta.value == pytest.approx(0.9)
+    assert calls[-1][1]["workers"] == 3 and calls[-1][1]["alpha"] == pytest.approx(0.3)
+    beta.value = 0.6
+    assert calls[-1][1]["workers"] == 3 and calls[-1][1]["alpha"] == pytest.approx(0.2)
 
 
 def test_show_distributed_draws_accuracy_against_epochs_and_messages():

@@ -721,11 +721,12 @@ def show_distributed(ax_epochs, ax_messages, runs: dict, ylim=(0.0, 1.0)) -> Non
 
 def easgd_explorer(workers: int = 2, tau: int = 4, alpha=None, epochs: int = 10, lr: float = 0.5, split=None,
                    max_workers: int = 8, taus=(1, 2, 4, 8, 16, 32, 64, 128)):
-    """Sliders for the communication period tau, the elastic coefficient alpha (at most 1 / p, its maximum follows
-    the workers' slider) and the number of workers p, over :func:`dlcourse.distributed.simulate` (one process,
-    numpy: the same numbers as the real run): redraws EASGD against synchronous SGD with the same p
+    """Sliders for the number of workers p, the communication period tau and beta = p alpha (in [0, 1], so the
+    elastic coefficient alpha = beta / p is at most 1 / p), over :func:`dlcourse.distributed.simulate` (one
+    process, numpy: the same numbers as the real run): redraws EASGD against synchronous SGD with the same p
     (:func:`show_distributed`) and prints the final accuracies and the messages. ``alpha`` None: 0.9 / p. Moving
-    p keeps beta = p alpha."""
+    p keeps beta, so alpha follows; no slider moves another (widget callbacks run on ipykernel's subshell threads,
+    and a slider that moved another raced in matplotlib)."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
@@ -738,24 +739,12 @@ def easgd_explorer(workers: int = 2, tau: int = 4, alpha=None, epochs: int = 10,
                            description="workers p", continuous_update=False, style=style)
     tau_slider = W.SelectionSlider(options=taus, value=_validate.as_int(tau, "tau"), description="period τ",
                                    continuous_update=False, style=style)
-    a_slider = W.FloatSlider(value=0.9 / workers if alpha is None else alpha, min=0.0, max=1.0 / workers,
-                             step=0.005, description="α = ηρ", continuous_update=False, readout_format=".3f",
-                             style=style)
+    b_slider = W.FloatSlider(value=0.9 if alpha is None else alpha * workers, min=0.0, max=1.0, step=0.01,
+                             description="β = pα", continuous_update=False, readout_format=".2f", style=style)
     sync_runs: dict[int, dict] = {}
 
-    def follow(change):                                # keep beta = p alpha, within beta <= 1
-        beta, p = a_slider.value * change["old"], change["new"]
-        if 1.0 / p > a_slider.max:
-            a_slider.max = 1.0 / p
-            a_slider.value = beta / p
-        else:
-            a_slider.value = beta / p
-            a_slider.max = 1.0 / p
-
-    p_slider.observe(follow, names="value")
-
-    def redraw(p, tau, alpha):
-        alpha = min(alpha, 1.0 / p)
+    def redraw(p, tau, beta):
+        alpha = beta / p
         if p not in sync_runs:
             sync_runs[p] = distributed.simulate("sync", workers=p, epochs=epochs, lr=lr, split=split)
         sync = sync_runs[p]
@@ -769,5 +758,5 @@ def easgd_explorer(workers: int = 2, tau: int = 4, alpha=None, epochs: int = 10,
               f"all-reduces; EASGD {easgd['test accuracy'][-1]:.3f} with {easgd['messages'][-1]} "
               f"({easgd['floats'][-1]:,} floats sent by each worker)")
 
-    out = _output(redraw, {"p": p_slider, "tau": tau_slider, "alpha": a_slider})
-    return W.VBox([W.HBox([p_slider, tau_slider, a_slider]), out])
+    out = _output(redraw, {"p": p_slider, "tau": tau_slider, "beta": b_slider})
+    return W.VBox([W.HBox([p_slider, tau_slider, b_slider]), out])
