@@ -53,7 +53,7 @@ def defined_names(source: str) -> set[str]:
     return names
 
 
-def test_cells_and_what_they_need(release, solutions) -> dict[int, set[str]]:
+def visible_tests_and_what_they_need(release, solutions) -> dict[int, set[str]]:
     """Index of each visible test cell -> the student's names it uses (defined by the answer cells before it)."""
     answers = {nbgrader_meta(c)["grade_id"]: c.source for c in solutions.cells
                if nbgrader_meta(c).get("solution") and c.cell_type == "code"}
@@ -71,9 +71,6 @@ def test_cells_and_what_they_need(release, solutions) -> dict[int, set[str]]:
     return needed
 
 
-test_cells_and_what_they_need.__test__ = False  # a helper, not a test
-
-
 def validate(page: Page, expect_success: bool) -> str:
     """Press Validate, wait for nbgrader's verdict and close it; returns the dialog's text."""
     page.locator("jp-button.validate-button").click()
@@ -89,7 +86,7 @@ def validate(page: Page, expect_success: bool) -> str:
 
 def visible_tests_fail_naming_what_is_missing(page: Page, assignment: str) -> None:
     release, solutions = notebooks(assignment)
-    needed = test_cells_and_what_they_need(release, solutions)
+    needed = visible_tests_and_what_they_need(release, solutions)
     assert needed, f"{assignment} has no visible test cell"
     last = max(needed)
     for i, cell in enumerate(release.cells[:last + 1]):
