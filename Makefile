@@ -17,6 +17,7 @@ help:
 	@echo "make lab        start JupyterLab on course/, opened at its index (lectures and assignments in order)"
 	@echo "make test       run every test: lib, notebooks (nbval), release, grading, browser"
 	@echo "make notebooks  re-execute lecture and solution notebooks in place (fast mode, CPU)"
+	@echo "make bench      run the benchmark suite (about 20 min on 2 cores), write benchmarks/RESULTS.md"
 	@echo "make release    regenerate course/assignments/ from solutions/ with nbgrader"
 	@echo "make lock       rewrite constraints.txt from the current .venv"
 	@echo "make clean      remove .venv and build files (never grading/)"
@@ -35,11 +36,15 @@ venv: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=course --LabApp.default_url=/lab/tree/index.ipynb $(ROOT_FLAG)
 
+# The notebooks under nbval alone, then the browser suite alongside the other tests (tools/run_tests.py says why).
 test: $(STAMP)
-	$(CLEAN_ENV) $(BIN)/python -m pytest
+	$(CLEAN_ENV) $(BIN)/python tools/run_tests.py
 
 notebooks: $(STAMP)
 	$(CLEAN_ENV) $(BIN)/python tools/execute_notebooks.py course/lectures/*.ipynb solutions/*/*.ipynb
+
+bench: $(STAMP)
+	$(CLEAN_ENV) $(BIN)/python -m benchmarks
 
 release: $(STAMP)
 	$(BIN)/python tools/release.py

@@ -65,7 +65,7 @@ def move(control, page) -> str:
     for key in ("ArrowRight", "ArrowLeft", "ArrowLeft"):  # one step right, or one step left when at the end
         page.keyboard.press(key)
         try:
-            wait_until(lambda: readout.inner_text() != before, 2, "the readout", interval_s=0.1)
+            wait_until(lambda: readout.inner_text() != before, 10, "the readout", interval_s=0.1)
             return f"moved {readout.inner_text()!r} (from {before!r})"
         except AssertionError:
             continue
