@@ -200,7 +200,22 @@ def _check_loss(student, reference, cases: list[Case], names: tuple[str, ...], n
                             "or a new torch.tensor(...) on the way); keep it a torch computation on the inputs")
         return problems
 
+    _warm_up_gradients(student)
     check_behaviour(_named(_differentiated(student, len(names)), names, student), cases, judge, name=name)
+
+
+def _warm_up_gradients(fn) -> None:
+    """One ``torch.func.grad`` where ``fn`` runs, before any time limit starts. Its first call imports
+    torch._dynamo: 3 s on an idle 2-core machine, over 10 s on a loaded one, where the time limit interrupted the
+    import and left a half-imported module behind, so that every later gradient of an honest answer failed
+    (AttributeError: module 'torch._dynamo' has no attribute 'compiled_autograd')."""
+    import torch as local
+
+    try:
+        torch = _torch_where(fn)
+        torch.func.grad(torch.sum)(local.ones(2, dtype=local.float64))
+    except Exception:  # noqa: BLE001 - no torch where the student's function runs: the check itself says so
+        pass
 
 
 def _named(wrapper, names, student):
