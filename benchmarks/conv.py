@@ -132,7 +132,7 @@ def measure(size: ConvSize = ConvSize(), repeat: int = 30, warmup: int = 3, seed
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.conv", description=__doc__.split("\n\n")[0])
     default = ConvSize()
     parser.add_argument("--batch", type=int, default=default.batch, help="N (default 64)")
     parser.add_argument("--channels", type=int, default=default.channels, help="C (default 3)")

@@ -335,7 +335,7 @@ def measure(assignments: list[str], submissions: int = 20, sizes: list[int] | No
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.grading", description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignments", nargs="+", default=[SCALE_ASSIGNMENT], choices=ASSIGNMENTS)
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--scale", type=int, nargs="*", default=[20, 200],

@@ -23,8 +23,9 @@ class ResultsError(ValueError):
 
 @dataclass(frozen=True)
 class Table:
-    """A table's columns: (header, kind); kind is "text", "number" (> 0), "yesno", "number_or_dash" (a number,
-    or — where there is none) or "number_or_not_measured" (a number, or a text starting "not measured")."""
+    """A table's columns: (header, kind); kind is "text", "number" (> 0), "yesno", "signed_or_dash" (a number of
+    either sign, a difference that noise can make negative, or — where there is none) or "number_or_not_measured"
+    (a number > 0, or a text starting "not measured")."""
 
     name: str
     columns: tuple[tuple[str, str], ...]
@@ -39,9 +40,9 @@ GRADING = Table("grading", (("assignment", "text"), ("submissions", "number"),
                             ("plain `nbgrader autograde` (s / submission)", "number"),
                             ("`dlcourse grade` (s / submission)", "number"), ("speed-up (×)", "number"),
                             ("honest submissions: identical scores", "yesno"),
-                            ("infinite loop: score plain / dlcourse (of max)", "text")))
+                            ("infinite loop: score plain / dlcourse", "text")))
 SCALING = Table("scaling", (("submissions", "number"), ("`dlcourse grade` (s)", "number"),
-                            ("s / submission", "number"), ("s / submission since the previous row", "number_or_dash")))
+                            ("s / submission", "number"), ("s / submission since the previous row", "signed_or_dash")))
 VS_TORCH = Table("vs torch", (("operation", "text"), ("numpy float64 (ms)", "number"),
                               ("torch float64 (ms)", "number"), ("torch float32 (ms)", "number"),
                               ("numpy / torch float64 (×)", "number"), ("numpy / torch float32 (×)", "number")))
@@ -108,7 +109,10 @@ def _loop_cell(row: dict) -> str:
     if not loop:
         return "(none in this run)"
     show = [DASH if loop[k] is None else num(loop[k]) for k in ("plain", "dlcourse")]
-    return f"{show[0]} / {show[1]} (of {num(loop['max']) if loop.get('max') else DASH})"
+    correct = next((plain for student, (plain, _, _) in row.get("totals", {}).items()
+                    if student.endswith("_solution") and plain is not None), None)
+    return (f"{show[0]} / {show[1]} (a correct one: {DASH if correct is None else num(correct)}; "
+            f"max {num(loop['max']) if loop.get('max') else DASH}, manual points included)")
 
 
 def render_grading(fig: dict) -> list[str]:
@@ -123,8 +127,9 @@ def render_grading(fig: dict) -> list[str]:
               f"in turn, median of {repeat} pair{'s' if repeat > 1 else ''}; wall time including each "
               f"command's start-up, divided by the submissions. The mix repeats every 10 submissions: each mistake "
               f"written for the assignment once (a wrong formula, or a NameError that fails every test using the "
-              f"function), the others correct (6 in 10 for ps1-ps3 and ps7); the last one, when there is one, starts an answer cell with `while True: pass`. "
-              f"Scores of the honest submissions (all but the infinite loop) compared test by test."]
+              f"function), the others correct (6 in 10 for ps1-ps3 and ps7); the last one, when there is one, "
+              f"starts an answer cell with `while True: pass`. Scores of the honest submissions (all but the "
+              f"infinite loop) compared test by test."]
     if fig["scaling"]:
         lines += ["", f"`dlcourse grade` alone on generated honest submissions of {fig['scale_assignment']} (the same "
                   "mix, no infinite loop), one run each:", ""]
@@ -132,7 +137,8 @@ def render_grading(fig: dict) -> list[str]:
                                   DASH if r["marginal"] is None else num(r["marginal"])] for r in fig["scaling"]])
         lines += ["", "The last column is the cost of the submissions added since the previous row: the start-up "
                   "(workers importing nbgrader, starting their fork servers) is paid once, so the time grows "
-                  "linearly when that column stays level."]
+                  "linearly when that column stays level (with few submissions between two rows, the machine's "
+                  "noise can outweigh them, even make it negative)."]
     return lines
 
 
@@ -258,7 +264,7 @@ def _cell(text: str, kind: str, where: str):
         if text not in ("yes", "no"):
             raise ResultsError(f"{where}: expected yes or no, got {text!r}")
         return text == "yes"
-    if kind == "number_or_dash" and text == DASH:
+    if kind == "signed_or_dash" and text == DASH:
         return None
     if kind == "number_or_not_measured" and text.startswith(NOT_MEASURED_PREFIX):
         return None
@@ -266,6 +272,8 @@ def _cell(text: str, kind: str, where: str):
         value = float(text)
     except ValueError:
         raise ResultsError(f"{where}: expected a number, got {text!r}") from None
+    if kind == "signed_or_dash" and abs(value) < float("inf"):
+        return value
     if not value > 0 or value == float("inf"):
         raise ResultsError(f"{where}: expected a positive number, got {text!r}")
     return value

@@ -1,11 +1,12 @@
 """Run the benchmark suite and write benchmarks/RESULTS.md and benchmarks/results.json (`make bench`).
 
     .venv/bin/python -m benchmarks                      # everything, about 21 minutes on 2 idle cores
-    .venv/bin/python -m benchmarks --tiny --out /tmp/r.md   # every table on a smoke size, about a minute
+    .venv/bin/python -m benchmarks --tiny --out /tmp/r.md   # every table on a smoke size, one or two minutes
     .venv/bin/python -m benchmarks --only gpu           # one table (or several); the others are kept from results.json
 
-The figures go to ``--json`` (default: results.json next to ``--out``) and RESULTS.md is rendered from it: with
-``--only``, the tables not run are taken from that JSON when it exists. Progress goes to stderr.
+The figures go to ``--json`` (default: results.json next to ``--out``), written after each table, and RESULTS.md is
+rendered from it: with ``--only``, the tables not run are taken from that JSON when it exists (after a failure,
+``--only`` the tables left); ``--render`` rewrites RESULTS.md from it. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import common, report
+from . import common, grading, report
 from .common import progress
 
 DEFAULT_OUT = common.ROOT / "benchmarks" / "RESULTS.md"
@@ -28,19 +29,21 @@ FULL_SCALE = (20, 200)
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="smoke sizes: every table in about a minute")
+    parser.add_argument("--tiny", action="store_true", help="smoke sizes: every table in one or two minutes")
     parser.add_argument("--only", nargs="+", choices=report.KEYS, metavar="TABLE",
                         help=f"run only these tables ({', '.join(report.KEYS)})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="the Markdown file (default benchmarks/RESULTS.md)")
     parser.add_argument("--json", type=Path, help="the JSON file (default: results.json next to --out)")
+    parser.add_argument("--render", action="store_true", help="run nothing: rewrite --out from the JSON file")
     parser.add_argument("--notebooks", nargs="+", help="notebooks for table 1 (default: every lecture and solution)")
     parser.add_argument("--notebook-repeat", type=int, default=1, help="runs per notebook (default 1)")
-    parser.add_argument("--assignments", nargs="+", help=f"table 2's assignments (default {' '.join(FULL_GRADING)})")
+    parser.add_argument("--assignments", nargs="+", choices=grading.ASSIGNMENTS, metavar="PS", help=f"table 2's assignments (default {' '.join(FULL_GRADING)})")
     parser.add_argument("--submissions", type=int, help="submissions per assignment (default 20)")
     parser.add_argument("--scale", type=int, nargs="*", help=f"table 2's scaling sizes (default "
                                                             f"{' '.join(map(str, FULL_SCALE))}; none: skip)")
-    parser.add_argument("--scale-assignment", help="the scaling run's assignment (default ps3)")
+    parser.add_argument("--scale-assignment", choices=grading.ASSIGNMENTS, metavar="PS",
+                        help="the scaling run's assignment (default ps3)")
     parser.add_argument("--grading-repeat", type=int, default=1, help="pairs of grading runs (default 1)")
     parser.add_argument("--workers", type=int, help="dlcourse grade's workers (default: one per core)")
     parser.add_argument("--repeat", type=int, default=30, help="rounds of tables 3 and 4 (default 30)")
@@ -59,8 +62,6 @@ def run_table(key: str, args: argparse.Namespace) -> dict:
 
         return notebooks.measure(args.notebooks, args.notebook_repeat, args.tiny)
     if key == "grading":
-        from . import grading
-
         tiny = args.tiny
         return grading.measure(args.assignments or (["ps7"] if tiny else list(FULL_GRADING)),
                                args.submissions or (1 if tiny else 20),
@@ -90,6 +91,14 @@ def load(path: Path) -> dict:
     return doc
 
 
+def write_markdown(doc: dict, out: Path) -> None:
+    """RESULTS.md from the JSON document, after checking that it parses back."""
+    text = report.render(doc)
+    report.parse(text, required=doc["tables"].keys())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if os.environ.get("DLCOURSE_FULL") or os.environ.get("DLCOURSE_DEVICE"):
@@ -97,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
               "itself); unset DLCOURSE_FULL and DLCOURSE_DEVICE (make bench does)", file=sys.stderr)
         return 2
     json_path = args.json or args.out.with_name("results.json")
-    doc = load(json_path) if args.only else {"tables": {}}
+    doc = load(json_path) if args.only or args.render else {"tables": {}}
+    if args.render:
+        if not doc["tables"]:
+            raise SystemExit(f"--render: {json_path} holds no table")
+        write_markdown(doc, args.out)
+        return 0
     machine = common.machine()
     command = "python -m benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:])
     started = time.perf_counter()
@@ -107,13 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         figures = run_table(key, args)
         doc["tables"][key] = {"figures": figures, "machine": machine, "command": command.strip(),
                               "seconds": round(time.perf_counter() - t0, 1)}
+        doc["machine"] = machine
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(doc, indent=1) + "\n")  # a later table's failure loses nothing
         progress(f"table {report.KEYS.index(key) + 1}: {key} done in {time.perf_counter() - t0:.0f} s")
-    doc["machine"] = machine
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(doc, indent=1) + "\n")
-    text = report.render(doc)
-    report.parse(text, required=doc["tables"].keys())  # what it writes can be read back
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_markdown(doc, args.out)
     progress(f"wrote {args.out} and {json_path} in {time.perf_counter() - started:.0f} s")
     return 0

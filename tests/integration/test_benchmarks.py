@@ -1,27 +1,153 @@
-"""Smoke runs of the benchmark scripts on a tiny size, so that they cannot break unnoticed."""
+"""The benchmark suite (`make bench`): a smoke run of every table on a tiny size, so that none can break unnoticed,
+and the committed benchmarks/RESULTS.md, which must parse (the parser is tested on broken copies too)."""
 
+import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+import nbformat
+import pytest
+
+from benchmarks import conv, grading, report
+
 ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 
 
-def test_the_grading_benchmark_runs_and_compares_scores(tmp_path):
-    import time
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """``python -m benchmarks --tiny`` into a temporary folder: (RESULTS.md's text, results.json, its TMPDIR, the
+    time it started).
 
+    The run gets a TMPDIR of its own (short: the graders' sockets live there), so that what its graders leave
+    behind can be told from what another grading run on the machine has open."""
+    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    tmpdir = Path(tempfile.mkdtemp(prefix="dlbench-", dir="/tmp"))
     started = time.time()
-    out = tmp_path / "grading.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grading.py"), "--submissions", "1",
-                           "--scale", "0", "--workers", "1", "--json", str(out)],
+    env = {k: v for k, v in os.environ.items() if k not in ("DLCOURSE_FULL", "DLCOURSE_DEVICE")}
+    env["TMPDIR"] = str(tmpdir)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--tiny", "--out", str(out)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "identical scores for every submission: True" in proc.stdout
-    import json
+    yield out.read_text(), json.loads(out.with_name("results.json").read_text()), tmpdir, started
+    shutil.rmtree(tmpdir, ignore_errors=True)
 
-    figures = json.loads(out.read_text())
-    assert figures["submissions"] == 1 and figures["plain_s_per_sub"] > 0 and figures["dlcourse_s_per_sub"] > 0
-    # dlcourse grade stopped its workers' fork servers: no sandbox of theirs is left
+
+def test_the_tiny_suite_writes_every_table_with_numbers(tiny_run):
+    text, doc = tiny_run[:2]
+    tables = report.parse(text)
+    assert set(tables) == set(report.KEYS) == set(doc["tables"])
+    (notebooks,) = tables["notebooks"]
+    assert notebooks[0]["notebook"] == "`solutions/ps7/ps7.ipynb`" and notebooks[0]["wall time (s)"] > 0
+    comparison, scaling = tables["grading"]
+    assert comparison[0]["assignment"] == "ps7" and comparison[0]["honest submissions: identical scores"] is True
+    assert scaling[0]["s / submission"] > 0
+    vs_torch, gemm = tables["reference"]
+    assert [r["operation"].split(",")[0] for r in vs_torch] == ["conv2d forward + backward", "MLP training step"]
+    assert gemm[0]["% of peak"] == 100 and len(gemm) == 5
+    assert len(tables["autodiff"][0]) == 4
+    (gpu,) = tables["gpu"]
+    assert [r["model"].split(":")[0] for r in gpu] == ["CNN", "denoising autoencoder", "DCGAN"]
+    assert all(r["CPU (s / epoch)"] > 0 for r in gpu)
+    import torch
+
+    if not torch.cuda.is_available():  # never a made-up figure
+        assert all(r["GPU (s / epoch)"] is None and r["GPU (s / epoch)"] is None for r in gpu)
+        assert "not measured (no GPU on this machine)" in text
+    assert "Smoke-size figures" in text and doc["machine"]["cores"] == os.cpu_count()
+
+
+def test_the_tiny_grading_run_leaves_no_sandbox_behind(tiny_run):
+    """dlcourse grade stopped its workers' fork servers: no process of its sandboxes, no session folder, no cgroup."""
+    import psutil
+
     from dlcourse.grading.sandbox import CGROUP_ROOT
 
-    assert not [g for g in (CGROUP_ROOT / "pids").glob("dlcourse-grade-*") if g.stat().st_mtime > started]
+    tmpdir, started = tiny_run[2], tiny_run[3]
+    assert not list(tmpdir.glob("dlcourse-grade-*")), "session folders left behind"
+    alive = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+             if str(tmpdir) in " ".join(p.info["cmdline"] or [])]
+    assert not alive, f"processes left behind: {alive}"
+    # a sandbox removes its cgroups before its session folder: a recent cgroup still there once its folder is gone
+    # (another grading run on the machine keeps its folders in /tmp) was left behind
+    recent = [g for c in ("pids", "memory") for g in (CGROUP_ROOT / c).glob("dlcourse-grade-*")
+              if g.stat().st_mtime > started]
+    leaked = [g for g in recent if not (Path("/tmp") / g.name).exists() and g.exists()]
+    assert not leaked, f"cgroups left behind: {leaked}"
+
+
+def test_one_table_is_rerun_and_the_others_are_kept(tiny_run, tmp_path):
+    """--only rewrites one table and keeps the others from results.json (how the GPU table is filled in later)."""
+    doc = tiny_run[1]
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--tiny", "--only", "autodiff", "--out",
+                           str(tmp_path / "RESULTS.md")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    new = json.loads((tmp_path / "results.json").read_text())
+    assert new["tables"]["gpu"] == doc["tables"]["gpu"] and new["tables"]["autodiff"] != doc["tables"]["autodiff"]
+    assert "--only autodiff" in new["tables"]["autodiff"]["command"]
+    assert set(report.parse((tmp_path / "RESULTS.md").read_text())) == set(report.KEYS)
+
+
+def test_the_committed_results_parse():
+    assert RESULTS.exists(), "benchmarks/RESULTS.md is missing: run make bench"
+    text = RESULTS.read_text()
+    tables = report.parse(text)
+    assert set(tables) == set(report.KEYS)
+    assert "Smoke-size figures" not in text, "the committed RESULTS.md comes from a --tiny run"
+    for row in tables["gpu"][0]:  # numbers, or "not measured" in both GPU columns
+        assert (row["GPU (s / epoch)"] is None) == (row["GPU speed-up (×)"] is None)
+    notebooks = tables["notebooks"][0]
+    assert all(r["wall time (s)"] > 0 and r["peak RSS (MB)"] > 0 for r in notebooks)
+
+
+BREAKAGES = {
+    "a section is gone": (r"## 4\. Autodiff engine.*?(?=\n## 5\.)", "", "no section '## 4."),
+    "a number is not one": (r"(\| `dlcourse\.autodiff\.Value`[^|]*\| )[0-9.]+", r"\1fast", "expected a number"),
+    "a number is negative": (r"(\| `dlcourse\.autodiff\.Value`[^|]*\| )[0-9.]+", r"\1-1.5", "positive"),
+    "a column is gone": (r"\| GFLOP/s \|", "|", "columns"),
+    "a GPU figure is made up": (r"(\| CNN: [^|]*\| [0-9.]+ \| [0-9.]+ \| )(not measured \(no GPU[^|]*\)|[0-9.]+)",
+                                r"\1n/a", "column 'GPU (s / epoch)': expected a number"),
+    "a goal says maybe": (r"\| (yes|no) \|", "| maybe |", "expected yes or no"),
+    "the machine is not described": (r"- CPU: ", "- processor: ", "does not say CPU"),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES)
+def test_the_parser_rejects_a_broken_copy(breakage):
+    pattern, replacement, message = BREAKAGES[breakage]
+    text = RESULTS.read_text()
+    broken, n = re.subn(pattern, replacement, text, count=1, flags=re.S)
+    assert n == 1, f"the breakage {breakage!r} found nothing to break"
+    with pytest.raises(report.ResultsError, match=re.escape(message)):
+        report.parse(broken)
+
+
+def test_the_conv_benchmark_runs_on_its_own_and_checks_torch(tmp_path, capsys):
+    out = tmp_path / "conv.json"
+    assert conv.main(["--tiny", "--json", str(out)]) == 0
+    assert "numpy / torch" in capsys.readouterr().out
+    figures = json.loads(out.read_text())
+    assert figures["x"] == [2, 3, 8, 8] and figures["w"] == [4, 3, 3, 3]
+    assert figures["numpy_ms"] > 0 and figures["torch_ms"] > 0 and figures["max_relative_error"] < 1e-10
+
+
+@pytest.mark.parametrize("assignment", grading.ASSIGNMENTS)
+def test_every_assignment_has_a_mix_of_submissions(assignment):
+    """Each mistake replaces an answer cell that exists, and changes it; the infinite loop is the last one."""
+    from dlcourse.grading.mock import solution_answers
+
+    solutions = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    kinds = grading.mix(assignment, 20, infinite_loop=True)
+    assert kinds[-1] == grading.INFINITE_LOOP and kinds.count("solution") >= 10
+    assert {"name_error"} <= set(kinds) and len(set(kinds)) >= 4
+    correct = solution_answers(solutions)
+    for kind in set(kinds) - {"solution"}:
+        answers = solution_answers(grading.submission(assignment, kind, solutions, solutions))
+        assert [k for k in correct if answers[k] != correct[k]], kind
