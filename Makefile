@@ -36,9 +36,8 @@ venv: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=course --LabApp.default_url=/lab/tree/index.ipynb $(ROOT_FLAG)
 
-# The notebooks under nbval alone, then the browser suite alongside the other tests (tools/run_tests.py says why).
 test: $(STAMP)
-	$(CLEAN_ENV) $(BIN)/python tools/run_tests.py
+	$(CLEAN_ENV) $(BIN)/python -m pytest
 
 notebooks: $(STAMP)
 	$(CLEAN_ENV) $(BIN)/python tools/execute_notebooks.py course/lectures/*.ipynb solutions/*/*.ipynb
