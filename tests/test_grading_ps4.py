@@ -529,6 +529,20 @@ def test_a_non_deterministic_training_fails_on_the_repeated_seed():
         checks.check_train_lenet(build_lenet, train_unseeded, epochs=12)
 
 
+def train_then_unseeded_offset(model, X, y, epochs, seed):
+    """Seeded training, then one draw of numpy's global generator added to every logit: the same predictions on
+    every image, other logits. Two unseeded trainings of a good network can agree on every test image too."""
+    model = train_lenet(model, X, y, epochs, seed)
+    with torch.no_grad():
+        model[-1].bias += float(np.random.uniform(0.05, 0.5))
+    return model
+
+
+def test_an_unseeded_training_fails_even_when_its_predictions_agree():
+    with pytest.raises(CheckFailed, match=r"(?s)seed 0 again.*same seed gave different predictions"):
+        checks.check_train_lenet(build_lenet, train_then_unseeded_offset, epochs=12)
+
+
 def test_a_training_that_returns_nothing_fails():
     with pytest.raises(CheckFailed,
                        match=r"train_lenet must return the trained model, got None \(a missing `return`\?\)"):

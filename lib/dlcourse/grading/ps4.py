@@ -362,7 +362,7 @@ def check_build_lenet(build_lenet, seed: int = 0) -> None:
 def check_train_lenet(build_lenet, train_lenet, epochs: int, seeds=(0,), repeat: bool = True) -> None:
     """For each seed: ``torch.manual_seed(seed); model = build_lenet(10)``, ``train_lenet(model, X_train, y_train,
     epochs, seed)`` on the digits' training split (images (N, 1, 8, 8)); the trained model classifies at least 97 %
-    of the test split correctly, and (``repeat``) the first seed trained again gives the same predictions."""
+    of the test split correctly, and (``repeat``) the first seed trained again gives the same logits."""
     X_train, X_test, y_train, y_test = data.digits_split()
     X_train, X_test = _as_images(X_train), _as_images(X_test)
 
@@ -397,7 +397,10 @@ def check_train_lenet(build_lenet, train_lenet, epochs: int, seeds=(0,), repeat:
             return (f"test accuracy {accuracy:.3f} is below {DIGITS_ACCURACY:.2f} with epochs = {epochs}: check the "
                     f"training loop (zero_grad, backward, step), or change the network or LR, BATCH_SIZE, EPOCHS")
         if repeat and case is cases[-1]:  # the first seed again: the same predictions
-            if not np.array_equal(np.argmax(first[0], axis=1), np.argmax(result, axis=1)):
+            # the logits, not only the predictions: two unseeded trainings of a good network can agree on every
+            # test image (an unseeded answer passed that way once in a test run); the same seed gives the same
+            # logits up to the order of floating-point sums
+            if not np.allclose(first[0], result, rtol=1e-4, atol=1e-4 * float(np.abs(first[0]).max())):
                 return ("two trainings with the same seed gave different predictions: every random choice of "
                         "train_lenet (the shuffling, dropout) must come from its seed, e.g. torch.manual_seed(seed) "
                         "at its start, or np.random.default_rng(seed); the tests call torch.manual_seed(seed) "
