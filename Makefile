@@ -17,7 +17,7 @@ help:
 	@echo "make lab        start JupyterLab on course/, opened at its index (lectures and assignments in order)"
 	@echo "make test       run every test: lib, notebooks (nbval), release, grading, browser"
 	@echo "make notebooks  re-execute lecture and solution notebooks in place (fast mode, CPU)"
-	@echo "make bench      run the benchmark suite (about 20 min on 2 cores), write benchmarks/RESULTS.md"
+	@echo "make bench      run the benchmark suite (about 27 min on 2 cores), write benchmarks/RESULTS.md"
 	@echo "make release    regenerate course/assignments/ from solutions/ with nbgrader"
 	@echo "make lock       rewrite constraints.txt from the current .venv"
 	@echo "make clean      remove .venv and build files (never grading/)"

@@ -1,6 +1,6 @@
 """Run the benchmark suite and write benchmarks/RESULTS.md and benchmarks/results.json (`make bench`).
 
-    .venv/bin/python -m benchmarks                      # everything, about 21 minutes on 2 idle cores
+    .venv/bin/python -m benchmarks                      # everything, about 27 minutes on 2 idle cores
     .venv/bin/python -m benchmarks --tiny --out /tmp/r.md   # every table on a smoke size, one or two minutes
     .venv/bin/python -m benchmarks --only gpu           # one table (or several); the others are kept from results.json
 

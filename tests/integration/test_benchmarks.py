@@ -58,7 +58,7 @@ def test_the_tiny_suite_writes_every_table_with_numbers(tiny_run):
     import torch
 
     if not torch.cuda.is_available():  # never a made-up figure
-        assert all(r["GPU (s / epoch)"] is None and r["GPU (s / epoch)"] is None for r in gpu)
+        assert all(r["GPU (s / epoch)"] is None and r["GPU speed-up (×)"] is None for r in gpu)
         assert "not measured (no GPU on this machine)" in text
     assert "Smoke-size figures" in text and doc["machine"]["cores"] == os.cpu_count()
 
