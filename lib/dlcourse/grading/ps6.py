@@ -206,8 +206,8 @@ def _check_loss(student, reference, cases: list[Case], names: tuple[str, ...], n
 
 def _warm_up_gradients(fn) -> None:
     """One ``torch.func.grad`` where ``fn`` runs, before any time limit starts. Its first call imports
-    torch._dynamo: 3 s on an idle 2-core machine, over 10 s on a loaded one, where the time limit interrupted the
-    import and left a half-imported module behind, so that every later gradient of an honest answer failed
+    torch._dynamo: 3 s on an idle 2-core machine, 4.7 s at load 4, and longer than the check's 10 s time limit in
+    a loaded test run, where the limit interrupted the import and left a half-imported module behind, so that every later gradient of an honest answer failed
     (AttributeError: module 'torch._dynamo' has no attribute 'compiled_autograd')."""
     import torch as local
 
