@@ -113,3 +113,12 @@ def page(browser, lab):
     yield pg
     context.close()
     lab.shut_down_kernels(lambda path: not path.startswith("lectures/"))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The browser suite runs after every other test. Its server, browser and Playwright (whose sync API keeps an
+    asyncio loop running in the main thread) live until the session ends: a test after them failed at
+    ``asyncio.run()`` or at opening Playwright again (the attack suite's report), and nbval's notebooks ran slower."""
+    here = Path(__file__).resolve().parent
+    ours = [item for item in items if here in Path(str(item.fspath)).resolve().parents]
+    items[:] = [item for item in items if item not in ours] + ours
