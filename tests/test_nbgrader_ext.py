@@ -263,3 +263,17 @@ def test_validate_executes_with_reliable_execute_as_the_validate_button_loads_th
         validator = Validator(config=app.config)
     assert ReliableExecute in validator.preprocessors
     assert "not recognized" not in caplog.text
+
+
+def test_a_test_cell_gets_the_longer_test_timeout_and_an_answer_cell_the_cell_timeout(tmp_path):
+    """ps4's training test cell takes 29 s on an idle machine; the 30 s cell timeout interrupted correct answers in
+    Validate on a busy one. Test cells get ``test_timeout``; any other cell still stops at ``timeout``."""
+    from dlcourse.grading.nbgrader_ext import ReliableExecute
+
+    nb = graded_notebook("import time", "TEST:time.sleep(3)\nprint('test done')", "time.sleep(3)\nprint('answer done')")
+    ReliableExecute(timeout=1, test_timeout=20, interrupt_on_timeout=True, allow_errors=True).preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}})
+    test, answer = nb.cells[1], nb.cells[2]
+    assert [o.get("text") for o in test.outputs] == ["test done\n"]
+    assert "KeyboardInterrupt" in errors(answer)
+    assert ReliableExecute().test_timeout >= 120  # twice ps4's 60 s training limit

@@ -146,7 +146,22 @@ class ClearWidgetState(NbGraderPreprocessor):
 
 class ReliableExecute(SlicedReplyPolling, Execute):
     """nbgrader's ``Execute`` waiting for each cell's reply in short slices (:mod:`dlcourse._execution`): a lost
-    wake-up of the jupyter client costs a quarter of a second, not the cell timeout. Used by ``nbgrader validate``."""
+    wake-up of the jupyter client costs a quarter of a second, not the cell timeout. Used by ``nbgrader validate``.
+
+    A test cell gets ``test_timeout`` seconds instead of ``timeout``: its checks stop every call of the student's
+    code at their own limits (ps4 allows 60 s per training and trains twice in one cell, which takes 29 s on an idle
+    2-core machine), so the cell timeout there is only the backstop. With ``timeout`` (30 s) Validate interrupted
+    correct answers on a busy or slow machine.
+    """
+
+    test_timeout = Integer(300, help="Seconds a test cell (a grade cell without a solution) may run; the checks "
+                                     "in it limit each call of the student's code themselves").tag(config=True)
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        if cell is not None and timeout is not None and cell_role(cell) == "test":
+            return max(timeout, self.test_timeout)
+        return timeout
 
 
 def validate_with_reliable_execute() -> None:
