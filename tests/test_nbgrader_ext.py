@@ -277,3 +277,23 @@ def test_a_test_cell_gets_the_longer_test_timeout_and_an_answer_cell_the_cell_ti
     assert [o.get("text") for o in test.outputs] == ["test done\n"]
     assert "KeyboardInterrupt" in errors(answer)
     assert ReliableExecute().test_timeout >= 120  # twice ps4's 60 s training limit
+
+
+@pytest.mark.parametrize("text", ["checks.check_nll(nll, seed=3)", "a\tb\x0bc\x0cd\re\x1cf\x1fg", "ｃｈｅｃｋｓ\u3000.check",
+                                  "ch\u200becks\u2060.che\ufeffck\xa0(x)\u2028", "\u00bd \u2126 \ufb01le"])
+def test_normalise_gives_nfkc_without_format_characters_or_whitespace_on_its_ascii_fast_path_too(text):
+    import unicodedata
+
+    expected = "".join(ch for ch in unicodedata.normalize("NFKC", text)
+                       if unicodedata.category(ch) != "Cf" and not ch.isspace())
+    assert normalise(text) == expected
+
+
+def test_isolated_grading_keeps_the_cell_timeout_for_cells_that_claim_to_be_tests():
+    """In autograding, confirmed test cells run in the grader; whatever reaches the sandboxed kernel is the
+    student's, even when its metadata says "test": no 300 s backstop for it."""
+    from dlcourse.grading.nbgrader_ext import IsolatedExecute, ReliableExecute
+
+    claims = graded_notebook("TEST:while True: pass").cells[0]
+    assert ReliableExecute(timeout=30)._get_timeout(claims) == 300
+    assert IsolatedExecute(timeout=30)._get_timeout(claims) == 30

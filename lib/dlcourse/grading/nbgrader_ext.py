@@ -43,8 +43,10 @@ def normalise(text: str) -> str:
     """Text as compared for leaks: NFKC-normalised, format characters (zero-width spaces, joiners, direction
     marks) and all whitespace removed. A line quoted with a zero-width space between its letters, or with its
     spaces changed, still matches."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and not ch.isspace())
+    if not text.isascii():  # ASCII is its own NFKC form and has no format characters
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return "".join(text.split())  # str.split() splits at exactly the characters str.isspace() accepts
 
 
 class RedactHiddenTests(NbGraderPreprocessor):
@@ -108,8 +110,10 @@ class RedactHiddenTests(NbGraderPreprocessor):
     def _scrub(self, text: str) -> str:
         if not self._secrets:
             return text
-        return "\n".join(REDACTED if any(s in normalise(line) for s in self._secrets) else line
-                         for line in text.split("\n"))
+        return "\n".join(REDACTED if self._leaks(normalise(line)) else line for line in text.split("\n"))
+
+    def _leaks(self, normalised_line: str) -> bool:
+        return any(secret in normalised_line for secret in self._secrets)
 
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type != "code":
@@ -329,6 +333,10 @@ class IsolatedExecute(ResilientExecute):
                         "(those missing are skipped)").tag(config=True)
     kernel_threads = Integer(1, min=1, help="Threads of the numerical libraries in each kernel (OMP_NUM_THREADS, ...): "
                                             "1 suits one grading worker per core").tag(config=True)
+
+    def _get_timeout(self, cell):
+        """Every cell the kernel runs is the student's (confirmed test cells run here): the plain cell timeout."""
+        return Execute._get_timeout(self, cell)
 
     def preprocess(self, nb, resources=None, km=None):
         from nbgrader.coursedir import CourseDirectory
