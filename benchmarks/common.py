@@ -48,6 +48,18 @@ def time_rounds(runners: dict[str, Callable[[], object]], repeat: int, warmup: i
     return times
 
 
+def agree(pairs: dict[str, tuple], what: str, tolerance: float = 1e-10) -> float:
+    """The largest relative difference over ``pairs`` (name -> (numpy array, torch tensor)), each relative to the
+    numpy array's largest magnitude (at least 1); ValueError naming ``what`` above ``tolerance``."""
+    import numpy as np
+
+    errors = {name: float(np.max(np.abs(mine - theirs.numpy()), initial=0.0)) / max(1.0, float(np.max(np.abs(mine))))
+              for name, (mine, theirs) in pairs.items()}
+    if max(errors.values()) > tolerance:
+        raise ValueError(f"numpy and torch (float64) {what} disagree: relative errors {errors}")
+    return max(errors.values())
+
+
 def median_ms(seconds: list[float]) -> float:
     """The median of ``seconds``, in milliseconds, to three significant digits."""
     return sig(statistics.median(seconds) * 1e3)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import blas_threads, median_ms, ratio, sig, time_rounds
+from .common import agree, blas_threads, median_ms, ratio, sig, time_rounds
 
 GOAL = 3.0  # numpy within 3x of torch (issue 11)
 
@@ -99,11 +99,7 @@ def runners(size: ConvSize, seed: int = 0) -> dict:
 
 def check_same_numbers(run: dict) -> float:
     """The largest relative difference between numpy's and torch's float64 results; ValueError above 1e-10."""
-    errors = {name: float(np.max(np.abs(mine - theirs.numpy()), initial=0.0)) / max(1.0, float(np.max(np.abs(mine))))
-              for name, mine, theirs in zip(("out", "dx", "dw", "db"), run["numpy"](), run["torch64"]())}
-    if max(errors.values()) > 1e-10:
-        raise ValueError(f"numpy and torch (float64) disagree: relative errors {errors}")
-    return max(errors.values())
+    return agree(dict(zip(("out", "dx", "dw", "db"), zip(run["numpy"](), run["torch64"]()))), "conv2d results")
 
 
 def measure(size: ConvSize = ConvSize(), repeat: int = 30, warmup: int = 3, seed: int = 0) -> dict:

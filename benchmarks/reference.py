@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import conv
-from .common import median_ms, progress, ratio, sig, time_rounds
+from .common import agree, median_ms, progress, ratio, sig, time_rounds
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,7 @@ def check_mlp_gradients(run: dict) -> float:
     start from the same weights); ValueError above 1e-10. Makes one step of each."""
     theirs = run["torch64"]()
     mine = run["numpy"]()
-    errors = {name: float(np.max(np.abs(mine[name] - theirs[name].numpy()))) / max(1.0, float(np.max(np.abs(g))))
-              for name, g in mine.items()}
-    if max(errors.values()) > 1e-10:
-        raise ValueError(f"numpy and torch (float64) MLP gradients disagree: relative errors {errors}")
-    return max(errors.values())
+    return agree({name: (g, theirs[name]) for name, g in mine.items()}, "MLP gradients")
 
 
 def measure_mlp(size: MLPSize = MLPSize(), repeat: int = 30, warmup: int = 3, seed: int = 0) -> dict:

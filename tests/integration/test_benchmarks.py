@@ -151,3 +151,16 @@ def test_every_assignment_has_a_mix_of_submissions(assignment):
     for kind in set(kinds) - {"solution"}:
         answers = solution_answers(grading.submission(assignment, kind, solutions, solutions))
         assert [k for k in correct if answers[k] != correct[k]], kind
+
+
+def test_numpy_and_torch_must_agree_relative_to_the_largest_value():
+    import numpy as np
+    import torch
+
+    from benchmarks.common import agree
+
+    a = np.array([[1000.0, -2.0], [0.5, 3.0]])
+    assert agree({"out": (a, torch.from_numpy(a + 1e-8))}, "results") < 1e-10  # 1e-8 of 1000 is 1e-11
+    with pytest.raises(ValueError, match=r"results disagree.*'db'"):
+        agree({"out": (a, torch.from_numpy(a)), "db": (np.zeros(3), torch.full((3,), 1e-9, dtype=torch.float64))},
+              "results")
