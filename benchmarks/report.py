@@ -40,7 +40,7 @@ GRADING = Table("grading", (("assignment", "text"), ("submissions", "number"),
                             ("plain `nbgrader autograde` (s / submission)", "number"),
                             ("`dlcourse grade` (s / submission)", "number"), ("speed-up (×)", "number"),
                             ("honest submissions: identical scores", "yesno"),
-                            ("infinite loop: score plain / dlcourse", "text")))
+                            ("infinite loop: score plain / dlcourse", "text"), ("measured", "text")))
 SCALING = Table("scaling", (("submissions", "number"), ("`dlcourse grade` (s)", "number"),
                             ("s / submission", "number"), ("s / submission since the previous row", "signed_or_dash")))
 VS_TORCH = Table("vs torch", (("operation", "text"), ("numpy float64 (ms)", "number"),
@@ -115,16 +115,28 @@ def _loop_cell(row: dict) -> str:
             f"max {num(loop['max']) if loop.get('max') else DASH}, manual points included)")
 
 
+def _measured_cell(row: dict) -> str:
+    repeat = row["repeat"]
+    m = row.get("measured")
+    when = f"{m['date']}, load {num(m['load'])}, " if m else ""
+    return f"{when}{repeat} pair{'s' if repeat > 1 else ''}"
+
+
+def _measured_note(m: dict | None) -> str:
+    return f", measured {m['date']} (load {num(m['load'])}) by `{m['command']}`" if m else ""
+
+
 def render_grading(fig: dict) -> list[str]:
     rows = [[r["assignment"], num(r["submissions"]), num(r["plain_s_per_sub"]), num(r["dlcourse_s_per_sub"]),
-             f"**{num(r['speedup'])}**", yes(r["identical_scores"]), _loop_cell(r)] for r in fig["rows"]]
+             f"**{num(r['speedup'])}**", yes(r["identical_scores"]), _loop_cell(r), _measured_cell(r)]
+            for r in fig["rows"]]
     lines = table(GRADING, rows)
-    repeat = fig["rows"][0]["repeat"] if fig["rows"] else 1
     workers = f"{fig['workers']} worker{'s' if fig['workers'] > 1 else ''}"
     lines += ["", f"Each row: the same submissions graded by plain `nbgrader autograde` (nbgrader's defaults: a "
               f"fresh kernel per submission, the tests in the student's kernel, 30 s per cell) and by `dlcourse "
               f"grade` ({workers} on {fig['cores']} cores: sandboxed kernels, tests in the grader, 30 s per cell), "
-              f"in turn, median of {repeat} pair{'s' if repeat > 1 else ''}; wall time including each "
+              f"in turn, the median of the pairs counted in the last column (rows measured at different times "
+              f"say when, and the load average at the start of that run); wall time including each "
               f"command's start-up, divided by the submissions. The mix repeats every 10 submissions: each mistake "
               f"written for the assignment once (a wrong formula, or a NameError that fails every test using the "
               f"function), the others correct (6 in 10 for ps1-ps3 and ps7); the last one, when there is one, "
@@ -132,7 +144,7 @@ def render_grading(fig: dict) -> list[str]:
               f"infinite loop) compared test by test."]
     if fig["scaling"]:
         lines += ["", f"`dlcourse grade` alone on generated honest submissions of {fig['scale_assignment']} (the same "
-                  "mix, no infinite loop), one run each:", ""]
+                  f"mix, no infinite loop), one run each{_measured_note(fig.get('scaling_measured'))}:", ""]
         lines += table(SCALING, [[num(r["submissions"]), num(r["seconds"]), num(r["s_per_sub"]),
                                   DASH if r["marginal"] is None else num(r["marginal"])] for r in fig["scaling"]])
         lines += ["", "The last column is the cost of the submissions added since the previous row: the start-up "

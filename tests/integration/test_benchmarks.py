@@ -164,3 +164,33 @@ def test_numpy_and_torch_must_agree_relative_to_the_largest_value():
     with pytest.raises(ValueError, match=r"results disagree.*'db'"):
         agree({"out": (a, torch.from_numpy(a)), "db": (np.zeros(3), torch.full((3,), 1e-9, dtype=torch.float64))},
               "results")
+
+
+def _grading_entry(date: str, assignments: list[str], scaling: bool, command: str) -> dict:
+    rows = [{"assignment": a, "submissions": 20, "repeat": 3, "plain_s_per_sub": 9.0, "dlcourse_s_per_sub": 3.0,
+             "speedup": 3.0, "identical_scores": True, "infinite_loop_scores": None} for a in assignments]
+    figures = {"cores": 2, "workers": 2, "submissions": 20, "rows": rows, "scale_assignment": "ps3",
+               "scaling": [{"submissions": 20, "seconds": 60.0, "s_per_sub": 3.0, "marginal": None}] if scaling else [],
+               "identical_scores": True}
+    return {"figures": figures, "command": command, "machine": {"date": date, "load_average": [0.3, 0.2, 0.1],
+                                                                "commit": "abc1234"}}
+
+
+def test_grading_rows_accumulate_one_assignment_at_a_time_each_saying_when():
+    """A median of several pairs for all seven assignments takes hours: it is measured an assignment at a time,
+    and a run keeps the rows (and the scaling) it did not measure, with their own date."""
+    from benchmarks.run import accumulate_grading
+
+    before = _grading_entry("2026-12-03 13:47 UTC", ["ps1", "ps3"], True, "python -m benchmarks")
+    now = _grading_entry("2026-12-04 09:00 UTC", ["ps6", "ps3"], False, "python -m benchmarks --only grading")
+    now["figures"]["rows"][0]["identical_scores"] = False
+    accumulate_grading(now, before)
+    rows = now["figures"]["rows"]
+    assert [r["assignment"] for r in rows] == ["ps1", "ps3", "ps6"]
+    assert [r["measured"]["date"][:10] for r in rows] == ["2026-12-03", "2026-12-04", "2026-12-04"]
+    assert now["figures"]["scaling"] == before["figures"]["scaling"]
+    assert now["figures"]["scaling_measured"]["date"].startswith("2026-12-03")
+    assert now["figures"]["identical_scores"] is False  # a kept row cannot hide a new disagreement
+    text = "\n".join(report.render_grading(now["figures"]))
+    assert "| ps1 | 20 |" in text and "2026-12-04 09:00 UTC, load 0.3, 3 pairs |" in text
+    assert "measured 2026-12-03 13:47 UTC (load 0.3) by `python -m benchmarks`" in text
