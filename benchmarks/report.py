@@ -122,6 +122,18 @@ def _measured_cell(row: dict) -> str:
     return f"{when}{repeat} pair{'s' if repeat > 1 else ''}"
 
 
+def _correct_share(rows: list[dict]) -> str:
+    """How many of each 10 submissions are correct, by assignment: "6 in 10 for ps1, ps2 and ps7; 8 in 10 for ps4"."""
+    by_count: dict[int, list[str]] = {}
+    for r in rows:
+        by_count.setdefault(r["kinds"][:10].count("solution"), []).append(r["assignment"])
+    return "; ".join(f"{n} in 10 for {_and(names)}" for n, names in sorted(by_count.items()))
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _measured_note(m: dict | None) -> str:
     return f", measured {m['date']} (load {num(m['load'])}) by `{m['command']}`" if m else ""
 
@@ -139,7 +151,7 @@ def render_grading(fig: dict) -> list[str]:
               f"say when, and the load average at the start of that run); wall time including each "
               f"command's start-up, divided by the submissions. The mix repeats every 10 submissions: each mistake "
               f"written for the assignment once (a wrong formula, or a NameError that fails every test using the "
-              f"function), the others correct (6 in 10 for ps1-ps3 and ps7); the last one, when there is one, "
+              f"function), the others correct ({_correct_share(fig['rows'])}); the last one, when there is one, "
               f"starts an answer cell with `while True: pass`. Scores of the honest submissions (all but the "
               f"infinite loop) compared test by test."]
     if fig["scaling"]:

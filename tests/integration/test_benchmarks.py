@@ -168,7 +168,8 @@ def test_numpy_and_torch_must_agree_relative_to_the_largest_value():
 
 def _grading_entry(date: str, assignments: list[str], scaling: bool, command: str) -> dict:
     rows = [{"assignment": a, "submissions": 20, "repeat": 3, "plain_s_per_sub": 9.0, "dlcourse_s_per_sub": 3.0,
-             "speedup": 3.0, "identical_scores": True, "infinite_loop_scores": None} for a in assignments]
+             "speedup": 3.0, "identical_scores": True, "infinite_loop_scores": None,
+             "kinds": grading.mix(a, 20, infinite_loop=True)} for a in assignments]
     figures = {"cores": 2, "workers": 2, "submissions": 20, "rows": rows, "scale_assignment": "ps3",
                "scaling": [{"submissions": 20, "seconds": 60.0, "s_per_sub": 3.0, "marginal": None}] if scaling else [],
                "identical_scores": True}
@@ -194,3 +195,5 @@ def test_grading_rows_accumulate_one_assignment_at_a_time_each_saying_when():
     text = "\n".join(report.render_grading(now["figures"]))
     assert "| ps1 | 20 |" in text and "2026-12-04 09:00 UTC, load 0.3, 3 pairs |" in text
     assert "measured 2026-12-03 13:47 UTC (load 0.3) by `python -m benchmarks`" in text
+    shares = re.search(r"the others correct \(([^)]*)\)", text).group(1)  # counted from each row's mix
+    assert shares == "6 in 10 for ps1 and ps3; 8 in 10 for ps6", shares
