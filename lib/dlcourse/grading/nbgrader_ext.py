@@ -113,6 +113,7 @@ class RedactHiddenTests(NbGraderPreprocessor):
         return "\n".join(REDACTED if self._leaks(normalise(line)) else line for line in text.split("\n"))
 
     def _leaks(self, normalised_line: str) -> bool:
+        """Normalise a line once (the callers do), not once per secret."""
         return any(secret in normalised_line for secret in self._secrets)
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -161,9 +162,13 @@ class ReliableExecute(SlicedReplyPolling, Execute):
     test_timeout = Integer(300, help="Seconds a test cell (a grade cell without a solution) may run; the checks "
                                      "in it limit each call of the student's code themselves").tag(config=True)
 
+    def runs_tests(self, cell) -> bool:
+        """Whether this kernel runs ``cell`` as a test cell, which gets ``test_timeout``."""
+        return cell_role(cell) == "test"
+
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
-        if cell is not None and timeout is not None and cell_role(cell) == "test":
+        if cell is not None and timeout is not None and self.runs_tests(cell):
             return max(timeout, self.test_timeout)
         return timeout
 
@@ -334,9 +339,9 @@ class IsolatedExecute(ResilientExecute):
     kernel_threads = Integer(1, min=1, help="Threads of the numerical libraries in each kernel (OMP_NUM_THREADS, ...): "
                                             "1 suits one grading worker per core").tag(config=True)
 
-    def _get_timeout(self, cell):
-        """Every cell the kernel runs is the student's (confirmed test cells run here): the plain cell timeout."""
-        return Execute._get_timeout(self, cell)
+    def runs_tests(self, cell) -> bool:
+        """Never: confirmed test cells run here, so every cell the kernel runs is the student's (the plain timeout)."""
+        return False
 
     def preprocess(self, nb, resources=None, km=None):
         from nbgrader.coursedir import CourseDirectory
