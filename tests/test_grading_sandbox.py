@@ -48,6 +48,34 @@ for call in (lambda: linear.sigmoid(0.0), lambda: layers.Sigmoid(), lambda: grad
     assert "def sigmoid" not in (lib / "linear.py").read_text()
 
 
+def test_a_graders_student_view_of_the_lib_goes_with_it_and_a_killed_ones_is_swept(tmp_path, monkeypatch):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    build = "from dlcourse.grading import sandbox as S; print(S.student_lib(), flush=True)"
+    # a grading process that exits: its copy is removed at exit
+    done = subprocess.run([sys.executable, "-c", build], capture_output=True, text=True, env=env, check=True)
+    made = Path(done.stdout.strip())
+    assert made.parent.parent == tmp_path and made.parent.name.startswith(f"{S.STUDENT_LIB_PREFIX}")
+    assert not made.parent.exists()
+    # one that is killed leaves it; one still alive keeps it while the next grader sweeps
+    killed = subprocess.Popen([sys.executable, "-c", build + "; import time; time.sleep(60)"], stdout=subprocess.PIPE,
+                              text=True, env=env)
+    alive = subprocess.Popen([sys.executable, "-c", build + "; import time; time.sleep(60)"], stdout=subprocess.PIPE,
+                             text=True, env=env)
+    try:
+        left, live = Path(killed.stdout.readline().strip()).parent, Path(alive.stdout.readline().strip()).parent
+        killed.kill()
+        killed.wait()
+        mine = tmp_path / "dlcourse-student-lib-not-a-pid"  # not named after a process: not ours to remove
+        mine.mkdir()
+        monkeypatch.setattr(S.tempfile, "gettempdir", lambda: str(tmp_path))
+        monkeypatch.setattr(S, "_cgroups_work", lambda: "not this test's business")  # leave sandboxes alone
+        assert S.remove_stale_sandboxes() == 1
+        assert not left.exists() and live.exists() and (live / "dlcourse" / "linear.py").exists() and mine.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 @needs_system
 def test_inside_the_sandbox_the_course_is_invisible_the_system_read_only_and_the_network_gone(tmp_path):
     course = tmp_path / "course"

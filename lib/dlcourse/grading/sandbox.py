@@ -25,6 +25,7 @@ import ast
 import contextlib
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,6 +40,7 @@ SANDBOX_UID = 65534
 # wait, so kernels graded side by side must not each start one per core
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+STUDENT_LIB_PREFIX = "dlcourse-student-lib-"  # then the pid of the grading process that built it
 
 
 # --- the student's view of the course library ------------------------------------------------------------
@@ -104,9 +106,11 @@ def _stub(module: str, real: Path | None) -> str:
 def student_lib(dest: str | None = None) -> Path:
     """A copy of the ``dlcourse`` package in which course code and grading are stubs; returns its folder.
 
-    Built once per grading process (in a temporary folder unless ``dest`` is given).
+    Built once per grading process, in a temporary folder unless ``dest`` is given: one named after the process,
+    removed when it exits, or by :func:`remove_stale_sandboxes` once that process is gone.
     """
     import importlib
+    import multiprocessing.util
     import pkgutil
 
     import dlcourse
@@ -117,7 +121,13 @@ def student_lib(dest: str | None = None) -> Path:
         if not info.ispkg:
             importlib.import_module(f"dlcourse.{info.name}")
     course_files = {Path(p).resolve() for p in _reference.registered_files()}
-    root = Path(dest or tempfile.mkdtemp(prefix="dlcourse-student-lib-")) / "dlcourse"
+    if dest is None:
+        dest = tempfile.mkdtemp(prefix=f"{STUDENT_LIB_PREFIX}{os.getpid()}-")
+        # at exit, in this process only; multiprocessing's finalizers also run where atexit does not (Dask's
+        # worker processes)
+        multiprocessing.util.Finalize(None, shutil.rmtree, args=(dest,), kwargs={"ignore_errors": True},
+                                      exitpriority=0)
+    root = Path(dest) / "dlcourse"
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
@@ -136,6 +146,16 @@ def student_lib(dest: str | None = None) -> Path:
         path.chmod(0o755 if path.is_dir() else 0o644)
     root.parent.chmod(0o755)
     return root
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --- what this machine allows ----------------------------------------------------------------------------
@@ -202,13 +222,19 @@ def _cgroups_work() -> str | None:
 
 
 def remove_stale_sandboxes(older_than_s: float = 600.0) -> int:
-    """Remove what graders that were killed left behind: the cgroups with no process left in them and the
-    session folders of sandboxes last touched more than ``older_than_s`` ago (a sandbox being set up has an
-    empty cgroup for a moment). Returns how many were removed. ``dlcourse grade`` calls it when it starts."""
-    if _cgroups_work() is not None:  # without cgroups a live sandbox cannot be told from a stale one
-        return 0
-    removed = 0
+    """Remove what graders that were killed left behind: the student views of the lib of processes that are
+    gone, the cgroups with no process left in them and the session folders of sandboxes last touched more than
+    ``older_than_s`` ago (a sandbox being set up has an empty cgroup for a moment). Returns how many were
+    removed. ``dlcourse grade`` calls it when it starts."""
     tmp = Path(tempfile.gettempdir())
+    removed = 0
+    for folder in tmp.glob(f"{STUDENT_LIB_PREFIX}*"):  # the student view of the lib of a grader that is gone
+        owner = re.fullmatch(rf"{STUDENT_LIB_PREFIX}(\d+)-\w+", folder.name)
+        if owner and not _alive(int(owner.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if _cgroups_work() is not None:  # without cgroups a live sandbox cannot be told from a stale one
+        return removed
     now = time.time()
     names = {p.name for p in tmp.glob("dlcourse-grade-*")}
     names |= {g.name for c in ("pids", "memory") for g in (CGROUP_ROOT / c).glob("dlcourse-grade-*")}
