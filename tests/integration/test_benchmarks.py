@@ -64,13 +64,15 @@ def test_the_tiny_suite_writes_every_table_with_numbers(tiny_run):
 
 
 def test_the_tiny_grading_run_leaves_no_sandbox_behind(tiny_run):
-    """dlcourse grade stopped its workers' fork servers: no process of its sandboxes, no session folder, no cgroup."""
+    """dlcourse grade stopped its workers' fork servers: no process of its sandboxes, no session folder, no cgroup,
+    no student view of the lib (each grading process, nbgrader's and the Dask workers, removes its own)."""
     import psutil
 
     from dlcourse.grading.sandbox import CGROUP_ROOT
 
     tmpdir, started = tiny_run[2], tiny_run[3]
     assert not list(tmpdir.glob("dlcourse-grade-*")), "session folders left behind"
+    assert not list(tmpdir.glob("dlcourse-student-lib-*")), "student views of the lib left behind"
     alive = [p.info for p in psutil.process_iter(["pid", "cmdline"])
              if str(tmpdir) in " ".join(p.info["cmdline"] or [])]
     assert not alive, f"processes left behind: {alive}"
