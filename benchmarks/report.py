@@ -118,7 +118,7 @@ def _loop_cell(row: dict) -> str:
 def _measured_cell(row: dict) -> str:
     repeat = row["repeat"]
     m = row.get("measured")
-    when = f"{m['date']}, load {num(m['load'])}, " if m else ""
+    when = f"{m['date']}, {m['cpu'] + ', ' if m.get('cpu') else ''}load {num(m['load'])}, " if m else ""
     return f"{when}{repeat} pair{'s' if repeat > 1 else ''}"
 
 

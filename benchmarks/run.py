@@ -89,7 +89,8 @@ def run_table(key: str, args: argparse.Namespace) -> dict:
 def measured_by(entry: dict) -> dict:
     """When, how and under what load a table's figures were measured (kept with each grading row)."""
     m = entry["machine"]
-    return {"date": m["date"], "load": m["load_average"][0], "commit": m["commit"], "command": entry["command"]}
+    return {"date": m["date"], "cpu": m["cpu"], "load": m["load_average"][0], "commit": m["commit"],
+            "command": entry["command"]}
 
 
 def accumulate_grading(entry: dict, previous: dict | None) -> None:

@@ -176,7 +176,7 @@ def _grading_entry(date: str, assignments: list[str], scaling: bool, command: st
                "scaling": [{"submissions": 20, "seconds": 60.0, "s_per_sub": 3.0, "marginal": None}] if scaling else [],
                "identical_scores": True}
     return {"figures": figures, "command": command, "machine": {"date": date, "load_average": [0.3, 0.2, 0.1],
-                                                                "commit": "abc1234"}}
+                                                                "commit": "abc1234", "cpu": "AMD EPYC (AVX2)"}}
 
 
 def test_grading_rows_accumulate_one_assignment_at_a_time_each_saying_when():
@@ -195,7 +195,18 @@ def test_grading_rows_accumulate_one_assignment_at_a_time_each_saying_when():
     assert now["figures"]["scaling_measured"]["date"].startswith("2026-12-03")
     assert now["figures"]["identical_scores"] is False  # a kept row cannot hide a new disagreement
     text = "\n".join(report.render_grading(now["figures"]))
-    assert "| ps1 | 20 |" in text and "2026-12-04 09:00 UTC, load 0.3, 3 pairs |" in text
+    assert "| ps1 | 20 |" in text and "2026-12-04 09:00 UTC, AMD EPYC (AVX2), load 0.3, 3 pairs |" in text
     assert "measured 2026-12-03 13:47 UTC (load 0.3) by `python -m benchmarks`" in text
     shares = re.search(r"the others correct \(([^)]*)\)", text).group(1)  # counted from each row's mix
     assert shares == "6 in 10 for ps1 and ps3; 8 in 10 for ps6", shares
+
+
+@pytest.mark.parametrize("flags, shown", [("fpu sse2 avx avx2 avx512f avx512bw", "AMD EPYC (AVX-512)"),
+                                          ("fpu sse2 avx avx2", "AMD EPYC (AVX2)"), ("fpu sse2", "AMD EPYC")])
+def test_the_machine_says_its_widest_vector_instructions(monkeypatch, flags, shown):
+    """Two machines both named "AMD EPYC" ran this suite 2x apart; AVX-512 tells them apart."""
+    from benchmarks import common
+
+    info = f"processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n"
+    monkeypatch.setattr(common.Path, "read_text", lambda self, *a, **k: info if str(self) == "/proc/cpuinfo" else "")
+    assert common.cpu_model() == shown
