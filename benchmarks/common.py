@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# `make bench`'s sizes that an option can lower (a run given less is a reduced run, and RESULTS.md says so)
+FULL_SIZES = {"--submissions": 20, "--repeat": 30, "--gpu-rounds": 3}
 
 
 def sig(v: float, digits: int = 3) -> float:

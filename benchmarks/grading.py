@@ -13,7 +13,8 @@ kernel, 30 s per cell); `dlcourse grade` uses the course's own configuration (sa
 grader, 30 s per cell too) on a Dask LocalCluster. Wall-clock times include each command's start-up. The scores of
 every honest submission (all but the infinite loop, which each grader may stop differently) must agree, test by
 test; the script fails if they do not. The scaling run grades 20, ..., 200 generated honest submissions of ps3
-(or ``--scale-assignment``) with `dlcourse grade` alone. ``python -m benchmarks`` runs this as the suite's table 2.
+(or ``--scale-assignment``) with `dlcourse grade` alone, ``--repeat`` rounds through the sizes, and fits a line
+through every run. ``python -m benchmarks`` runs this as the suite's table 2.
 """
 
 from __future__ import annotations
@@ -304,21 +305,39 @@ def compare(tmp: Path, assignment: str, n: int, workers: int, repeat: int, infin
             "totals": dict(sorted(totals.items()))}
 
 
-def scale(tmp: Path, assignment: str, sizes: list[int], workers: int) -> list[dict]:
-    """`dlcourse grade` alone on ``sizes`` generated honest submissions: total and per-submission seconds, and the
+def scale(tmp: Path, assignment: str, sizes: list[int], workers: int, repeat: int = 1) -> list[dict]:
+    """`dlcourse grade` alone on ``sizes`` generated honest submissions, ``repeat`` rounds through the sizes (so
+    that a drift of the machine's speed hits every size): per size the median seconds, per submission, and the
     seconds per submission between one size and the next (the marginal cost, start-up excluded)."""
+    runs: dict[int, list[float]] = {n: [] for n in sorted(set(sizes))}
+    for i in range(repeat):
+        for n in runs:
+            course = make_course(tmp / f"scale{n}-{i}", assignment, mix(assignment, n, False), plain=False)
+            runs[n].append(dlcourse_grade(course, assignment, workers))
+            shutil.rmtree(course)
+            progress(f"grading: scaling round {i + 1}/{repeat}, dlcourse grade {runs[n][-1]:.1f} s for {n} submissions")
     rows, previous = [], None
-    for n in sorted(sizes):
-        course = make_course(tmp / f"scale{n}", assignment, mix(assignment, n, False), plain=False)
-        seconds = dlcourse_grade(course, assignment, workers)
-        shutil.rmtree(course)
-        progress(f"grading: scaling, dlcourse grade {seconds:.1f} s for {n} submissions")
-        row = {"submissions": n, "seconds": round(seconds, 1), "s_per_sub": sig(seconds / n), "marginal": None}
+    for n, seconds in runs.items():
+        row = {"submissions": n, "seconds": round(statistics.median(seconds), 1), "runs": [round(t, 1) for t in seconds],
+               "s_per_sub": sig(statistics.median(seconds) / n), "marginal": None}
         if previous is not None:
-            row["marginal"] = sig((seconds - previous["seconds"]) / (n - previous["submissions"]))
+            row["marginal"] = sig((row["seconds"] - previous["seconds"]) / (n - previous["submissions"]))
         rows.append(row)
         previous = row
     return rows
+
+
+def linear_fit(rows: list[dict]) -> dict | None:
+    """The least-squares line seconds = start-up + per_submission * n through every run of the scaling rows, and how
+    far the farthest median lies from it (percent of the line's value); None with fewer than two sizes."""
+    if len(rows) < 2:
+        return None
+    n = [r["submissions"] for r in rows for _ in r.get("runs") or [r["seconds"]]]
+    t = [s for r in rows for s in r.get("runs") or [r["seconds"]]]
+    slope, intercept = statistics.linear_regression(n, t)
+    off = max(abs(r["seconds"] - (intercept + slope * r["submissions"])) / (intercept + slope * r["submissions"])
+              for r in rows)
+    return {"per_submission": sig(slope), "start_up": sig(intercept), "worst_pct": sig(100 * off, 2), "runs": len(t)}
 
 
 def measure(assignments: list[str], submissions: int = 20, sizes: list[int] | None = None, workers: int | None = None,
@@ -328,9 +347,9 @@ def measure(assignments: list[str], submissions: int = 20, sizes: list[int] | No
     infinite_loop = submissions >= 2 if infinite_loop is None else infinite_loop
     with tempfile.TemporaryDirectory(prefix="dlcourse-bench-grading-") as tmp:
         rows = [compare(Path(tmp), a, submissions, workers, repeat, infinite_loop) for a in assignments]
-        scaling = scale(Path(tmp), scale_assignment, sizes or [], workers)
+        scaling = scale(Path(tmp), scale_assignment, sizes or [], workers, repeat)
     return {"cores": os.cpu_count(), "workers": workers, "submissions": submissions, "rows": rows,
-            "scale_assignment": scale_assignment, "scaling": scaling,
+            "scale_assignment": scale_assignment, "scaling": scaling, "scaling_fit": linear_fit(scaling),
             "identical_scores": all(r["identical_scores"] for r in rows)}
 
 
@@ -342,7 +361,8 @@ def main(argv=None) -> int:
                         help="also time dlcourse grade alone on these many submissions (none: skip)")
     parser.add_argument("--scale-assignment", default=SCALE_ASSIGNMENT, choices=ASSIGNMENTS)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeat", type=int, default=1, help="pairs of runs, plain and dlcourse grade in turn")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="pairs of runs, plain and dlcourse grade in turn; rounds of the scaling run")
     parser.add_argument("--infinite-loop", action=argparse.BooleanOptionalAction, default=None,
                         help="make the last submission an infinite loop (default: with 2 submissions or more)")
     parser.add_argument("--json", type=Path, help="write the figures here")

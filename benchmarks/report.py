@@ -8,9 +8,12 @@ column, a row or a number fails :func:`parse` with a message that says where.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 import numpy as np
+
+from .common import FULL_SIZES
 
 NOT_MEASURED_PREFIX = "not measured"
 NOT_MEASURED_TEXT = "not measured (no GPU on this machine)"
@@ -42,7 +45,8 @@ GRADING = Table("grading", (("assignment", "text"), ("submissions", "number"),
                             ("honest submissions: identical scores", "yesno"),
                             ("infinite loop: score plain / dlcourse", "text"), ("measured", "text")))
 SCALING = Table("scaling", (("submissions", "number"), ("`dlcourse grade` (s)", "number"),
-                            ("s / submission", "number"), ("s / submission since the previous row", "signed_or_dash")))
+                            ("fastest – slowest run (s)", "text"), ("s / submission", "number"),
+                            ("s / submission since the previous row", "signed_or_dash")))
 VS_TORCH = Table("vs torch", (("operation", "text"), ("numpy float64 (ms)", "number"),
                               ("torch float64 (ms)", "number"), ("torch float32 (ms)", "number"),
                               ("numpy / torch float64 (×)", "number"), ("numpy / torch float32 (×)", "number")))
@@ -138,6 +142,11 @@ def _measured_note(m: dict | None) -> str:
     return f", measured {m['date']} (load {num(m['load'])}) by `{m['command']}`" if m else ""
 
 
+def _spread(row: dict) -> str:
+    runs = row.get("runs")
+    return f"{num(min(runs))} – {num(max(runs))}" if runs and len(runs) > 1 else "one run"
+
+
 def render_grading(fig: dict) -> list[str]:
     rows = [[r["assignment"], num(r["submissions"]), num(r["plain_s_per_sub"]), num(r["dlcourse_s_per_sub"]),
              f"**{num(r['speedup'])}**", yes(r["identical_scores"]), _loop_cell(r), _measured_cell(r)]
@@ -155,14 +164,21 @@ def render_grading(fig: dict) -> list[str]:
               f"starts an answer cell with `while True: pass`. Scores of the honest submissions (all but the "
               f"infinite loop) compared test by test."]
     if fig["scaling"]:
+        rounds = len(fig["scaling"][0].get("runs") or [0])
+        each = "one run each" if rounds == 1 else f"the median of {rounds} rounds through the sizes"
         lines += ["", f"`dlcourse grade` alone on generated honest submissions of {fig['scale_assignment']} (the same "
-                  f"mix, no infinite loop), one run each{_measured_note(fig.get('scaling_measured'))}:", ""]
-        lines += table(SCALING, [[num(r["submissions"]), num(r["seconds"]), num(r["s_per_sub"]),
+                  f"mix, no infinite loop), {each}{_measured_note(fig.get('scaling_measured'))}:", ""]
+        lines += table(SCALING, [[num(r["submissions"]), num(r["seconds"]), _spread(r), num(r["s_per_sub"]),
                                   DASH if r["marginal"] is None else num(r["marginal"])] for r in fig["scaling"]])
         lines += ["", "The last column is the cost of the submissions added since the previous row: the start-up "
                   "(workers importing nbgrader, starting their fork servers) is paid once, so the time grows "
                   "linearly when that column stays level (with few submissions between two rows, the machine's "
                   "noise can outweigh them, even make it negative)."]
+        fit = fig.get("scaling_fit")
+        if fit:
+            lines[-1] += (f" A straight line through all {fit['runs']} runs (least squares): "
+                          f"{num(fit['start_up'])} s + {num(fit['per_submission'])} s per submission; the median of "
+                          f"every size lies within {num(fit['worst_pct'])} % of it.")
     return lines
 
 
@@ -241,6 +257,17 @@ def _machine_lines(m: dict) -> list[str]:
             f"- date: {m['date']}; commit {m['commit']}"]
 
 
+def reduced(command: str) -> bool:
+    """Whether ``command`` measured less than `make bench` does: fewer submissions or rounds, some notebooks only, or
+    fewer workers. Choosing tables or assignments, or more rounds, is not reducing (table 2's rows say themselves
+    which run measured them, over how many pairs)."""
+    words = shlex.split(command)
+    for option, value in zip(words, words[1:] + [""]):
+        if option in ("--notebooks", "--workers") or (option in FULL_SIZES and int(value) < FULL_SIZES[option]):
+            return True
+    return False
+
+
 def render(doc: dict) -> str:
     """RESULTS.md from the JSON document: ``{"machine", "tables": {key: {"figures", "machine", "command"}}}``."""
     lines = ["# Benchmarks", "",
@@ -251,8 +278,7 @@ def render(doc: dict) -> str:
     commands = {entry["command"] for entry in doc["tables"].values()}
     if any("--tiny" in c for c in commands):
         lines += ["**Smoke-size figures (`--tiny`): they show that the suite runs, not how fast anything is.**", ""]
-    # table 2's rows say themselves which run measured them, over how many pairs: adding rows is not reducing
-    elif any(re.search(r"--(?!out|json|only|assignments|grading-repeat|scale\b)[a-z]", c) for c in commands):
+    elif any(reduced(c) for c in commands):
         lines += ["**Some tables come from a reduced run (the options are in each section's first line): `make "
                   "bench` measures them at the sizes of the issue.**", ""]
     busy = [key for key, entry in doc["tables"].items()

@@ -11,7 +11,8 @@ rendered from it: with ``--only``, the tables not run are taken from that JSON w
 Table 2 (grading) accumulates: a run keeps from results.json the rows of the assignments it did not grade and the
 scaling rows when it ran none, each row saying when it was measured and over how many pairs. Every assignment,
 3 pairs each, would take hours on 2 cores, so the rows beyond `make bench`'s ps1 and ps3 are filled in one run at a
-time, e.g. ``python -m benchmarks --only grading --assignments ps6 --grading-repeat 3 --scale``.
+time, e.g. ``python -m benchmarks --only grading --assignments ps6 --grading-repeat 3 --scale``, and the scaling
+run alone with ``--only grading --assignments --scale 20 50 100 200 --grading-repeat 3``.
 """
 
 from __future__ import annotations
@@ -43,16 +44,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render", action="store_true", help="run nothing: rewrite --out from the JSON file")
     parser.add_argument("--notebooks", nargs="+", help="notebooks for table 1 (default: every lecture and solution)")
     parser.add_argument("--notebook-repeat", type=int, default=1, help="runs per notebook (default 1)")
-    parser.add_argument("--assignments", nargs="+", choices=grading.ASSIGNMENTS, metavar="PS", help=f"table 2's assignments (default {' '.join(FULL_GRADING)})")
+    parser.add_argument("--assignments", nargs="*", choices=grading.ASSIGNMENTS, metavar="PS",
+                        help=f"table 2's assignments (default {' '.join(FULL_GRADING)}; none: the scaling run only)")
     parser.add_argument("--submissions", type=int, help="submissions per assignment (default 20)")
     parser.add_argument("--scale", type=int, nargs="*", help=f"table 2's scaling sizes (default "
                                                             f"{' '.join(map(str, FULL_SCALE))}; none: skip)")
     parser.add_argument("--scale-assignment", choices=grading.ASSIGNMENTS, metavar="PS",
                         help="the scaling run's assignment (default ps3)")
-    parser.add_argument("--grading-repeat", type=int, default=1, help="pairs of grading runs (default 1)")
+    parser.add_argument("--grading-repeat", type=int, default=1,
+                        help="pairs of grading runs, and rounds of the scaling run (default 1)")
     parser.add_argument("--workers", type=int, help="dlcourse grade's workers (default: one per core)")
-    parser.add_argument("--repeat", type=int, default=30, help="rounds of tables 3 and 4 (default 30)")
-    parser.add_argument("--gpu-rounds", type=int, default=3, help="rounds of table 5 (default 3)")
+    parser.add_argument("--repeat", type=int, default=common.FULL_SIZES["--repeat"],
+                        help=f"rounds of tables 3 and 4 (default {common.FULL_SIZES['--repeat']})")
+    parser.add_argument("--gpu-rounds", type=int, default=common.FULL_SIZES["--gpu-rounds"],
+                        help=f"rounds of table 5 (default {common.FULL_SIZES['--gpu-rounds']})")
     args = parser.parse_args(argv)
     for name in ("notebook_repeat", "grading_repeat", "repeat", "gpu_rounds"):
         if getattr(args, name) < 1:
@@ -68,8 +73,9 @@ def run_table(key: str, args: argparse.Namespace) -> dict:
         return notebooks.measure(args.notebooks, args.notebook_repeat, args.tiny)
     if key == "grading":
         tiny = args.tiny
-        return grading.measure(args.assignments or (["ps7"] if tiny else list(FULL_GRADING)),
-                               args.submissions or (1 if tiny else 20),
+        assignments = args.assignments if args.assignments is not None else ["ps7"] if tiny else list(FULL_GRADING)
+        return grading.measure(assignments,
+                               args.submissions or (1 if tiny else common.FULL_SIZES["--submissions"]),
                                args.scale if args.scale is not None else ([1] if tiny else list(FULL_SCALE)),
                                args.workers or (1 if tiny else None), args.grading_repeat,
                                scale_assignment=args.scale_assignment or ("ps7" if tiny else grading.SCALE_ASSIGNMENT))
@@ -113,6 +119,7 @@ def accumulate_grading(entry: dict, previous: dict | None) -> None:
     figures["rows"] = sorted(figures["rows"] + kept, key=lambda row: grading.ASSIGNMENTS.index(row["assignment"]))
     if not figures["scaling"] and before.get("scaling"):
         figures["scaling"], figures["scale_assignment"] = before["scaling"], before["scale_assignment"]
+        figures["scaling_fit"] = before.get("scaling_fit") or grading.linear_fit(before["scaling"])
         figures["scaling_measured"] = before.get("scaling_measured") or measured_by(previous)
     figures["identical_scores"] = all(row["identical_scores"] for row in figures["rows"])
 

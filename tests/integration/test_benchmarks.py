@@ -210,3 +210,56 @@ def test_the_machine_says_its_widest_vector_instructions(monkeypatch, flags, sho
     info = f"processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n"
     monkeypatch.setattr(common.Path, "read_text", lambda self, *a, **k: info if str(self) == "/proc/cpuinfo" else "")
     assert common.cpu_model() == shown
+
+
+def test_the_scaling_run_goes_round_the_sizes_and_fits_a_line(monkeypatch, tmp_path):
+    """Each size is graded ``repeat`` times, in rounds through the sizes (a drift of the machine hits them all); a
+    row holds the median and every run; a line through all the runs says how linear the queue is."""
+    order, noise = [], iter([1.0, -1.0, 0.0, 4.0, 2.0, -2.0, 0.0, 0.0, 0.0])
+
+    def fake_course(folder, assignment, kinds, plain):
+        folder.mkdir()
+        return folder
+
+    def fake_grade(course, assignment, workers):
+        order.append(course.name)
+        return 10.0 + 2.0 * int(course.name[5:].split("-")[0]) + next(noise)
+
+    monkeypatch.setattr(grading, "make_course", fake_course)
+    monkeypatch.setattr(grading, "dlcourse_grade", fake_grade)
+    rows = grading.scale(tmp_path, "ps3", [200, 20, 50], workers=2, repeat=3)
+    assert order == ["scale20-0", "scale50-0", "scale200-0", "scale20-1", "scale50-1", "scale200-1",
+                     "scale20-2", "scale50-2", "scale200-2"]
+    assert [r["submissions"] for r in rows] == [20, 50, 200]
+    assert [r["runs"] for r in rows] == [[51.0, 54.0, 50.0], [109.0, 112.0, 110.0], [410.0, 408.0, 410.0]]
+    assert [r["seconds"] for r in rows] == [51.0, 110.0, 410.0]  # medians
+    assert rows[0]["marginal"] is None and rows[2]["marginal"] == 2.0
+    fit = grading.linear_fit(rows)
+    assert fit["runs"] == 9 and abs(fit["per_submission"] - 2.0) < 0.02 and abs(fit["start_up"] - 10) < 2
+    assert fit["worst_pct"] < 3
+    bent = grading.linear_fit([{"submissions": n, "seconds": 0.01 * n * n} for n in (20, 50, 200)])
+    assert bent["worst_pct"] > 20  # a queue that slows down as it grows does not pass for a line
+    assert grading.linear_fit(rows[:1]) is None
+
+    figures = {**_grading_entry("2026-12-04 19:00 UTC", ["ps3"], False, "bench")["figures"], "scaling": rows,
+               "scaling_fit": fit}
+    text = "\n".join(report.render_grading(figures))
+    assert "the median of 3 rounds through the sizes" in text and "| 200 | 410 | 408 – 410 | 2.05 | 2 |" in text
+    assert f"{report.num(fit['per_submission'])} s per submission" in text
+    old = {**figures, "scaling": [{k: v for k, v in r.items() if k != "runs"} for r in rows], "scaling_fit": None}
+    text = "\n".join(report.render_grading(old))  # rows measured before the rounds existed
+    assert "one run each" in text and "| 20 | 51 | one run |" in text and "least squares" not in text
+
+
+@pytest.mark.parametrize("command, is_reduced", [
+    ("python -m benchmarks", False),
+    ("python -m benchmarks --only notebooks --notebook-repeat 3", False),  # more runs, not fewer
+    ("python -m benchmarks --only grading --assignments ps6 --grading-repeat 3 --scale", False),
+    ("python -m benchmarks --only grading --assignments --scale 20 50 100 200 --grading-repeat 3", False),
+    ("python -m benchmarks --repeat 30 --gpu-rounds 5", False),
+    ("python -m benchmarks --repeat 5", True), ("python -m benchmarks --gpu-rounds 1", True),
+    ("python -m benchmarks --only grading --submissions 4", True),
+    ("python -m benchmarks --only notebooks --notebooks course/lectures/01_bayes_to_sigmoid.ipynb", True),
+    ("python -m benchmarks --workers 1", True)])
+def test_a_reduced_run_is_one_that_measured_less_than_make_bench(command, is_reduced):
+    assert report.reduced(command) is is_reduced
