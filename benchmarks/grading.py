@@ -315,7 +315,7 @@ def scale(tmp: Path, assignment: str, sizes: list[int], workers: int, repeat: in
             course = make_course(tmp / f"scale{n}-{i}", assignment, mix(assignment, n, False), plain=False)
             runs[n].append(dlcourse_grade(course, assignment, workers))
             shutil.rmtree(course)
-            progress(f"grading: scaling round {i + 1}/{repeat}, dlcourse grade {runs[n][-1]:.1f} s for {n} submissions")
+            progress(f"grading: scaling round {i + 1}/{repeat}, dlcourse grade {runs[n][-1]:.1f} s for {n}")
     rows, previous = [], None
     for n, seconds in runs.items():
         row = {"submissions": n, "seconds": round(statistics.median(seconds), 1), "runs": [round(t, 1) for t in seconds],
