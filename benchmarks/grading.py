@@ -13,8 +13,8 @@ kernel, 30 s per cell); `dlcourse grade` uses the course's own configuration (sa
 grader, 30 s per cell too) on a Dask LocalCluster. Wall-clock times include each command's start-up. The scores of
 every honest submission (all but the infinite loop, which each grader may stop differently) must agree, test by
 test; the script fails if they do not. The scaling run grades 20, ..., 200 generated honest submissions of ps3
-(or ``--scale-assignment``) with `dlcourse grade` alone, ``--repeat`` rounds through the sizes, and fits a line
-through every run. ``python -m benchmarks`` runs this as the suite's table 2.
+(or ``--scale-assignment``) with `dlcourse grade` alone, ``--repeat`` rounds through the sizes (the report fits a
+line through every run). ``python -m benchmarks`` runs this as the suite's table 2.
 """
 
 from __future__ import annotations
@@ -327,19 +327,6 @@ def scale(tmp: Path, assignment: str, sizes: list[int], workers: int, repeat: in
     return rows
 
 
-def linear_fit(rows: list[dict]) -> dict | None:
-    """The least-squares line seconds = start-up + per_submission * n through every run of the scaling rows, and how
-    far the farthest median lies from it (percent of the line's value); None with fewer than two sizes."""
-    if len(rows) < 2:
-        return None
-    n = [r["submissions"] for r in rows for _ in r.get("runs") or [r["seconds"]]]
-    t = [s for r in rows for s in r.get("runs") or [r["seconds"]]]
-    slope, intercept = statistics.linear_regression(n, t)
-    off = max(abs(r["seconds"] - (intercept + slope * r["submissions"])) / (intercept + slope * r["submissions"])
-              for r in rows)
-    return {"per_submission": sig(slope), "start_up": sig(intercept), "worst_pct": sig(100 * off, 2), "runs": len(t)}
-
-
 def measure(assignments: list[str], submissions: int = 20, sizes: list[int] | None = None, workers: int | None = None,
             repeat: int = 1, infinite_loop: bool | None = None, scale_assignment: str = SCALE_ASSIGNMENT) -> dict:
     """Table 2's figures: one comparison row per assignment, then the scaling rows (``scale_assignment``)."""
@@ -349,7 +336,7 @@ def measure(assignments: list[str], submissions: int = 20, sizes: list[int] | No
         rows = [compare(Path(tmp), a, submissions, workers, repeat, infinite_loop) for a in assignments]
         scaling = scale(Path(tmp), scale_assignment, sizes or [], workers, repeat)
     return {"cores": os.cpu_count(), "workers": workers, "submissions": submissions, "rows": rows,
-            "scale_assignment": scale_assignment, "scaling": scaling, "scaling_fit": linear_fit(scaling),
+            "scale_assignment": scale_assignment, "scaling": scaling,
             "identical_scores": all(r["identical_scores"] for r in rows)}
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import shlex
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
 
-from .common import FULL_SIZES
+from .common import FULL_SIZES, sig
 
 NOT_MEASURED_PREFIX = "not measured"
 NOT_MEASURED_TEXT = "not measured (no GPU on this machine)"
@@ -147,6 +148,19 @@ def _spread(row: dict) -> str:
     return f"{num(min(runs))} – {num(max(runs))}" if runs and len(runs) > 1 else "one run"
 
 
+def linear_fit(rows: list[dict]) -> dict | None:
+    """The least-squares line seconds = start-up + per_submission * n through every run of the scaling rows, and how
+    far the farthest median lies from it (percent of the line's value); None with fewer than two sizes."""
+    if len(rows) < 2:
+        return None
+    n = [r["submissions"] for r in rows for _ in r.get("runs") or [r["seconds"]]]
+    t = [s for r in rows for s in r.get("runs") or [r["seconds"]]]
+    slope, intercept = statistics.linear_regression(n, t)
+    off = max(abs(r["seconds"] - (intercept + slope * r["submissions"])) / (intercept + slope * r["submissions"])
+              for r in rows)
+    return {"per_submission": sig(slope), "start_up": sig(intercept), "worst_pct": sig(100 * off, 2), "runs": len(t)}
+
+
 def render_grading(fig: dict) -> list[str]:
     rows = [[r["assignment"], num(r["submissions"]), num(r["plain_s_per_sub"]), num(r["dlcourse_s_per_sub"]),
              f"**{num(r['speedup'])}**", yes(r["identical_scores"]), _loop_cell(r), _measured_cell(r)]
@@ -174,7 +188,7 @@ def render_grading(fig: dict) -> list[str]:
                   "(workers importing nbgrader, starting their fork servers) is paid once, so the time grows "
                   "linearly when that column stays level (with few submissions between two rows, the machine's "
                   "noise can outweigh them, even make it negative)."]
-        fit = fig.get("scaling_fit")
+        fit = linear_fit(fig["scaling"]) if all(r.get("runs") for r in fig["scaling"]) else None
         if fit:
             lines[-1] += (f" A straight line through all {fit['runs']} runs (least squares): "
                           f"{num(fit['start_up'])} s + {num(fit['per_submission'])} s per submission; the median of "

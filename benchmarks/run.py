@@ -119,7 +119,6 @@ def accumulate_grading(entry: dict, previous: dict | None) -> None:
     figures["rows"] = sorted(figures["rows"] + kept, key=lambda row: grading.ASSIGNMENTS.index(row["assignment"]))
     if not figures["scaling"] and before.get("scaling"):
         figures["scaling"], figures["scale_assignment"] = before["scaling"], before["scale_assignment"]
-        figures["scaling_fit"] = before.get("scaling_fit") or grading.linear_fit(before["scaling"])
         figures["scaling_measured"] = before.get("scaling_measured") or measured_by(previous)
     figures["identical_scores"] = all(row["identical_scores"] for row in figures["rows"])
 

@@ -234,12 +234,12 @@ def test_the_scaling_run_goes_round_the_sizes_and_fits_a_line(monkeypatch, tmp_p
     assert [r["runs"] for r in rows] == [[51.0, 54.0, 50.0], [109.0, 112.0, 110.0], [410.0, 408.0, 410.0]]
     assert [r["seconds"] for r in rows] == [51.0, 110.0, 410.0]  # medians
     assert rows[0]["marginal"] is None and rows[2]["marginal"] == 2.0
-    fit = grading.linear_fit(rows)
+    fit = report.linear_fit(rows)
     assert fit["runs"] == 9 and abs(fit["per_submission"] - 2.0) < 0.02 and abs(fit["start_up"] - 10) < 2
     assert fit["worst_pct"] < 3
-    bent = grading.linear_fit([{"submissions": n, "seconds": 0.01 * n * n} for n in (20, 50, 200)])
+    bent = report.linear_fit([{"submissions": n, "seconds": 0.01 * n * n} for n in (20, 50, 200)])
     assert bent["worst_pct"] > 20  # a queue that slows down as it grows does not pass for a line
-    assert grading.linear_fit(rows[:1]) is None
+    assert report.linear_fit(rows[:1]) is None
 
     figures = {**_grading_entry("2026-12-04 19:00 UTC", ["ps3"], False, "bench")["figures"], "scaling": rows,
                "scaling_fit": fit}
